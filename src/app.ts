@@ -1,0 +1,67 @@
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { createYoga, useExecutionCancellation, type YogaServerInstance } from 'graphql-yoga';
+import type { Config } from './config.js';
+import { createContext, type AppContext } from './context.js';
+import { createDb, type ConnectOptions } from './db/connect.js';
+import type { Db } from './db/database.js';
+import { migrateToLatest } from './db/migrate.js';
+import { graphiqlOptions } from './graphiql.js';
+import { useArmorLimits } from './limits/armor.js';
+import { useCostLimit } from './limits/cost-limit.js';
+import type { Locks } from './locks/lock.js';
+import { MemoryLocks } from './locks/memory-lock.js';
+import { schema } from './schema/index.js';
+
+export type App = {
+  yoga: YogaServerInstance<Record<string, unknown>, AppContext>;
+  db: Db;
+  locks: Locks;
+  /** Disposes Yoga's plugins and closes the database. The HTTP server is the caller's (main.ts). */
+  close(): Promise<void>;
+};
+
+export type AppOptions = ConnectOptions & {
+  /** Replaces the locks of the configured mode; tests pass a no-op lock to show the real one matters. */
+  locks?: Locks;
+  /** Yoga's logging; tests turn it off. */
+  logging?: boolean;
+};
+
+/** Opens and migrates the database and builds the Yoga app. Never listens: see main.ts. */
+export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const db = createDb(config.database, options);
+  try {
+    await migrateToLatest(db);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  const locks = options.locks ?? new MemoryLocks(config.lockTimeoutMs);
+
+  const yoga = createYoga<Record<string, unknown>, AppContext>({
+    schema,
+    context: () => createContext({ db, locks }),
+    graphiql: graphiqlOptions,
+    // GraphiQL's scripts are served inline from this process: the page works with no internet access.
+    renderGraphiQL,
+    maxRequestBodySize: config.maxBodyBytes,
+    landingPage: false,
+    logging: options.logging ?? true,
+    plugins: [
+      // Stops executing an operation whose client has gone, and hands resolvers the aborted signal.
+      useExecutionCancellation(),
+      ...useArmorLimits(config.limits),
+      useCostLimit(config.limits.maxCost),
+    ],
+  });
+
+  return {
+    yoga,
+    db,
+    locks,
+    async close() {
+      await yoga.dispose();
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,90 @@
+import { resolve } from 'node:path';
+
+/** Where the data lives. `filename` is a path or ':memory:'. */
+export type DatabaseConfig = { dialect: 'sqlite'; filename: string };
+
+/** The query limits of src/limits/, each refused with QUERY_TOO_COMPLEX when passed. */
+export type LimitsConfig = {
+  maxDepth: number;
+  maxAliases: number;
+  maxTokens: number;
+  maxDirectives: number;
+  maxCost: number;
+};
+
+export type Config = Readonly<{
+  port: number;
+  host: string;
+  database: DatabaseConfig;
+  /** Request bodies above this many bytes are refused with 413 before they are buffered. */
+  maxBodyBytes: number;
+  /** How long a mutation waits for its locks before failing with LOCK_TIMEOUT. */
+  lockTimeoutMs: number;
+  /** How long a shutdown waits for in-flight requests before aborting them. */
+  shutdownTimeoutMs: number;
+  limits: Readonly<LimitsConfig>;
+}>;
+
+/** A configuration mistake: main.ts prints the message alone and exits non-zero. */
+export class ConfigError extends Error {}
+
+export const DEFAULT_SQLITE_FILE = 'data/server.sqlite';
+
+export const defaultLimits: LimitsConfig = {
+  maxDepth: 12,
+  maxAliases: 100,
+  maxTokens: 20_000,
+  maxDirectives: 50,
+  maxCost: 50_000,
+};
+
+type Env = Record<string, string | undefined>;
+
+/** Reads the environment into one frozen, validated Config; throws ConfigError on a bad value. */
+export function loadConfig(env: Env = process.env): Config {
+  return Object.freeze({
+    port: readInt(env, 'PORT', 4000, 0, 65_535),
+    host: env.HOST?.trim() || '127.0.0.1',
+    database: parseDatabaseUrl(env.DATABASE_URL),
+    maxBodyBytes: readInt(env, 'MAX_BODY_BYTES', 1_000_000, 1_024, 1_000_000_000),
+    lockTimeoutMs: readInt(env, 'LOCK_TIMEOUT_MS', 10_000, 1, 3_600_000),
+    shutdownTimeoutMs: readInt(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 3_600_000),
+    limits: Object.freeze({
+      maxDepth: readInt(env, 'MAX_DEPTH', defaultLimits.maxDepth, 1, 1_000),
+      maxAliases: readInt(env, 'MAX_ALIASES', defaultLimits.maxAliases, 0, 100_000),
+      maxTokens: readInt(env, 'MAX_TOKENS', defaultLimits.maxTokens, 1, 10_000_000),
+      maxDirectives: readInt(env, 'MAX_DIRECTIVES', defaultLimits.maxDirectives, 0, 100_000),
+      maxCost: readInt(env, 'MAX_COST', defaultLimits.maxCost, 1, 1_000_000_000),
+    }),
+  });
+}
+
+/**
+ * unset → the SQLite file data/server.sqlite; `sqlite::memory:` → an in-memory SQLite database
+ * (gone when the process exits); `file:PATH` → the SQLite file at PATH.
+ */
+export function parseDatabaseUrl(url: string | undefined): DatabaseConfig {
+  const value = url?.trim();
+  if (!value) return { dialect: 'sqlite', filename: resolve(DEFAULT_SQLITE_FILE) };
+  if (value === 'sqlite::memory:' || value === 'file::memory:') return { dialect: 'sqlite', filename: ':memory:' };
+  if (value.startsWith('file:')) {
+    const path = value.slice('file:'.length);
+    if (!path) throw new ConfigError('DATABASE_URL=file: needs a path, such as file:./data/server.sqlite.');
+    return { dialect: 'sqlite', filename: resolve(path) };
+  }
+  if (/^postgres(ql)?:\/\//.test(value)) {
+    throw new ConfigError('DATABASE_URL: PostgreSQL is not supported yet; unset DATABASE_URL to use the embedded SQLite file.');
+  }
+  throw new ConfigError(
+    `DATABASE_URL "${value}" is not understood. Use file:PATH or sqlite::memory: for SQLite, or leave it unset for ${DEFAULT_SQLITE_FILE}.`,
+  );
+}
+
+function readInt(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}; got "${raw}".`);
+  }
+  return Number(raw);
+}

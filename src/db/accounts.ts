@@ -1,0 +1,53 @@
+import { sql } from 'kysely';
+import type { AccountRow, Db, TransferRow } from './database.js';
+
+const MAX_ACCOUNT_ID = 2_147_483_647; // the integer column's upper bound
+
+/**
+ * An account id as stored, or null when the GraphQL ID cannot name an account ("abc", "01", "-1",
+ * "99999999999"). Callers treat null as "unknown account", never as an error of its own.
+ */
+export function parseAccountId(id: string): number | null {
+  if (!/^[1-9]\d{0,9}$/.test(id)) return null;
+  const value = Number(id);
+  return value <= MAX_ACCOUNT_ID ? value : null;
+}
+
+/** One SELECT for any number of ids; rows come back in no particular order. */
+export async function findAccountsByIds(db: Db, ids: readonly number[]): Promise<AccountRow[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('accounts').select(['id', 'name', 'balance']).where('id', 'in', ids).execute();
+}
+
+export type AccountTransferRow = TransferRow & { account_id: number };
+
+/**
+ * The newest `last` transfers in or out of each account, in one statement for all the accounts:
+ * for each account, the newest `last` of its outgoing and of its incoming transfers are read from
+ * their indexes, so the cost grows with accounts × last, not with the size of the table.
+ * Rows are ordered by account, newest first; each account may get up to 2 × last rows, which the
+ * caller cuts to `last`.
+ */
+export async function findRecentTransfersForAccounts(
+  db: Db,
+  accountIds: readonly number[],
+  last: number,
+): Promise<AccountTransferRow[]> {
+  if (accountIds.length === 0) return [];
+  const { rows } = await sql<AccountTransferRow>`
+    SELECT a.id AS account_id, t.id, t.from_id, t.to_id, t.amount, t.created_at
+    FROM accounts a
+    JOIN transfers t ON t.id IN (
+      SELECT outgoing.id FROM (
+        SELECT id FROM transfers WHERE from_id = a.id ORDER BY id DESC LIMIT ${last}
+      ) outgoing
+      UNION ALL
+      SELECT incoming.id FROM (
+        SELECT id FROM transfers WHERE to_id = a.id ORDER BY id DESC LIMIT ${last}
+      ) incoming
+    )
+    WHERE a.id IN (${sql.join(accountIds)})
+    ORDER BY a.id, t.id DESC
+  `.execute(db);
+  return rows;
+}

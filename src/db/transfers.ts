@@ -1,0 +1,37 @@
+import { InsufficientFundsError, NotFoundError } from '../errors.js';
+import type { AccountRow, Db, TransferRow } from './database.js';
+
+export type TransferResult = { transfer: TransferRow; from: AccountRow; to: AccountRow };
+
+/**
+ * Moves `amount` from one account to another in one transaction: the debit, the credit and the
+ * transfer record commit together or not at all. The caller holds the locks of both accounts, so
+ * the balance read here cannot change before the write. Throws NOT_FOUND (the payer is checked
+ * first) or INSUFFICIENT_FUNDS, and then nothing is written.
+ */
+export async function applyTransfer(
+  db: Db,
+  { fromId, toId, amount }: { fromId: number; toId: number; amount: number },
+): Promise<TransferResult> {
+  return db.transaction().execute(async (trx) => {
+    const accounts = await trx.selectFrom('accounts').select(['id', 'name', 'balance']).where('id', 'in', [fromId, toId]).execute();
+    const from = accounts.find((account) => account.id === fromId);
+    const to = accounts.find((account) => account.id === toId);
+    if (!from) throw new NotFoundError('Account', String(fromId));
+    if (!to) throw new NotFoundError('Account', String(toId));
+    if (from.balance < amount) throw new InsufficientFundsError({ accountId: String(fromId), balance: from.balance, amount });
+
+    await trx.updateTable('accounts').set({ balance: from.balance - amount }).where('id', '=', fromId).execute();
+    await trx.updateTable('accounts').set({ balance: to.balance + amount }).where('id', '=', toId).execute();
+    const transfer = await trx
+      .insertInto('transfers')
+      .values({ from_id: fromId, to_id: toId, amount, created_at: new Date().toISOString() })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return {
+      transfer,
+      from: { ...from, balance: from.balance - amount },
+      to: { ...to, balance: to.balance + amount },
+    };
+  });
+}

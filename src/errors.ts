@@ -1,0 +1,60 @@
+import { GraphQLError } from 'graphql';
+
+// Expected failures. Each carries `extensions.code`, so that clients can branch on it, and passes
+// through Yoga's error masking (a GraphQLError is shown as is; anything else becomes "Unexpected error.").
+
+/** An argument is malformed or out of its allowed range. */
+export class BadUserInputError extends GraphQLError {
+  constructor(message: string, extensions: Record<string, unknown> = {}) {
+    super(message, { extensions: { ...extensions, code: 'BAD_USER_INPUT' } });
+  }
+}
+
+/** A thing named by the request does not exist. */
+export class NotFoundError extends GraphQLError {
+  constructor(what: string, id: string) {
+    super(`${what} "${id}" was not found.`, { extensions: { code: 'NOT_FOUND', id } });
+  }
+}
+
+export class InsufficientFundsError extends GraphQLError {
+  constructor({ accountId, balance, amount }: { accountId: string; balance: number; amount: number }) {
+    super(`Account "${accountId}" has a balance of ${balance}, less than the ${amount} requested.`, {
+      extensions: { code: 'INSUFFICIENT_FUNDS', accountId, balance, amount },
+    });
+  }
+}
+
+/** A lock was not granted within LOCK_TIMEOUT_MS; nothing was changed. */
+export class LockTimeoutError extends GraphQLError {
+  constructor(timeoutMs: number) {
+    super(`The operation waited ${timeoutMs} ms for a lock without getting it; nothing was changed. Try again.`, {
+      extensions: { code: 'LOCK_TIMEOUT' },
+    });
+  }
+}
+
+/** A query was refused by one of the limits in src/limits/ before anything ran. */
+export class QueryTooComplexError extends GraphQLError {
+  constructor(message: string, limit: string) {
+    super(message, { extensions: { code: 'QUERY_TOO_COMPLEX', limit } });
+  }
+}
+
+/**
+ * Checks that an integer argument is within [min, max]; the message names the argument and the
+ * range, so that a client can fix the request without reading the docs.
+ */
+export function assertInRange(argument: string, value: number, min: number, max: number): void {
+  if (value < min || value > max) {
+    throw new BadUserInputError(`${argument} must be between ${min} and ${max}; got ${value}.`, { argument, min, max });
+  }
+}
+
+/** Checks a string argument's length in characters (code points). */
+export function assertLength(argument: string, value: string, min: number, max: number): void {
+  const length = [...value].length;
+  if (length < min || length > max) {
+    throw new BadUserInputError(`${argument} must be ${min} to ${max} characters long; got ${length}.`, { argument, min, max });
+  }
+}

@@ -1,0 +1,78 @@
+import { Mutex } from 'async-mutex';
+import { LockTimeoutError } from '../errors.js';
+import type { Locks } from './lock.js';
+
+type Entry = { mutex: Mutex; users: number };
+type Release = () => void;
+
+/**
+ * In-process locks: one async-mutex Mutex per key, created on first use and dropped when nobody holds
+ * or waits for it, so a million distinct counter names do not keep a million mutexes alive.
+ * Waiters queue in memory in FIFO order; none of them polls or holds a database connection.
+ */
+export class MemoryLocks implements Locks {
+  readonly #entries = new Map<string, Entry>();
+
+  constructor(private readonly timeoutMs: number) {}
+
+  async withLocks<T>(keys: readonly string[], work: () => Promise<T>, { signal }: { signal?: AbortSignal } = {}): Promise<T> {
+    const deadline = Date.now() + this.timeoutMs;
+    const releases: Release[] = [];
+    try {
+      for (const key of [...new Set(keys)].sort()) releases.push(await this.#acquire(key, deadline, signal));
+      return await work();
+    } finally {
+      for (const release of releases.reverse()) release();
+    }
+  }
+
+  /** Keys with a holder or a waiter; for tests that check nothing is left behind. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  async #acquire(key: string, deadline: number, signal: AbortSignal | undefined): Promise<Release> {
+    signal?.throwIfAborted();
+    let entry = this.#entries.get(key);
+    if (!entry) this.#entries.set(key, (entry = { mutex: new Mutex(), users: 0 }));
+    entry.users += 1;
+    const leave = () => {
+      if (--entry.users === 0) this.#entries.delete(key);
+    };
+
+    // Uncontended: no timer and no listener to set up.
+    if (!entry.mutex.isLocked()) {
+      const release = await entry.mutex.acquire();
+      return () => (release(), leave());
+    }
+
+    const acquiring = entry.mutex.acquire();
+    try {
+      const release = await raceDeadline(acquiring, deadline, this.timeoutMs, signal);
+      return () => (release(), leave());
+    } catch (error) {
+      // We stopped waiting, but our place in the queue stands: hand the lock on as soon as it comes.
+      void acquiring.then((release) => release());
+      leave();
+      throw error;
+    }
+  }
+}
+
+/** Resolves with `promise`, or rejects at the deadline (LOCK_TIMEOUT) or when `signal` aborts. */
+function raceDeadline<T>(promise: Promise<T>, deadline: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => settle(() => reject(new LockTimeoutError(timeoutMs))), Math.max(0, deadline - Date.now()));
+    const onAbort = () => settle(() => reject(signal?.reason));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    function settle(finish: () => void) {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      finish();
+    }
+    promise.then(
+      (value) => settle(() => resolve(value)),
+      (error: unknown) => settle(() => reject(error)),
+    );
+  });
+}

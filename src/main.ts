@@ -1,0 +1,45 @@
+// Reads the configuration, starts the app, and stops it cleanly on SIGINT or SIGTERM.
+import { createApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { listen } from './http-server.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const app = await createApp(config);
+  const running = await listen(app, config).catch(async (error: unknown) => {
+    await app.close();
+    throw error;
+  });
+  const where = config.database.filename === ':memory:' ? 'an in-memory SQLite database' : `SQLite file ${config.database.filename}`;
+  console.log(`GraphQL server on ${running.url}/graphql (GraphiQL in a browser), health at ${running.url}/health, data in ${where}`);
+
+  const stop = (signal: NodeJS.Signals) => {
+    console.log(`${signal}: no new connections; waiting up to ${config.shutdownTimeoutMs} ms for requests in flight`);
+    running.shutdown(config.shutdownTimeoutMs).then(
+      () => {
+        console.log('Stopped cleanly.');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        console.error('Shutdown failed:', error);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    console.error(`Configuration error: ${error.message}`);
+    process.exit(2);
+  }
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+    console.error(`Cannot listen: ${(error as Error).message}. Set PORT and HOST to a free address.`);
+    process.exit(1);
+  }
+  console.error(error);
+  process.exit(1);
+});
