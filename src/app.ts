@@ -1,5 +1,5 @@
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { createYoga, useExecutionCancellation, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, useExecutionCancellation, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from './config.js';
 import { createContext, type AppContext } from './context.js';
 import { createDb, type ConnectOptions } from './db/connect.js';
@@ -16,7 +16,7 @@ export type App = {
   yoga: YogaServerInstance<Record<string, unknown>, AppContext>;
   db: Db;
   locks: Locks;
-  /** Disposes Yoga's plugins and closes the database. The HTTP server is the caller's (main.ts). */
+  /** Disposes Yoga's plugins and closes the database, once however often called. The HTTP server is the caller's. */
   close(): Promise<void>;
 };
 
@@ -25,6 +25,8 @@ export type AppOptions = ConnectOptions & {
   locks?: Locks;
   /** Yoga's logging; tests turn it off. */
   logging?: boolean;
+  /** More Yoga plugins, after ours; tests observe requests with them. */
+  plugins?: Plugin[];
 };
 
 /** Opens and migrates the database and builds the Yoga app. Never listens: see main.ts. */
@@ -52,16 +54,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       useExecutionCancellation(),
       ...useArmorLimits(config.limits),
       useCostLimit(config.limits.maxCost),
+      ...(options.plugins ?? []),
     ],
   });
 
+  let closing: Promise<void> | undefined;
   return {
     yoga,
     db,
     locks,
-    async close() {
-      await yoga.dispose();
-      await db.destroy();
-    },
+    close: () =>
+      (closing ??= (async () => {
+        await yoga.dispose();
+        await db.destroy();
+      })()),
   };
 }

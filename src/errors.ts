@@ -34,10 +34,14 @@ export class LockTimeoutError extends GraphQLError {
   }
 }
 
-/** A query was refused by one of the limits in src/limits/ before anything ran. */
+/**
+ * A query was refused by one of the limits in src/limits/ before anything ran. It is a validation
+ * error, so the GraphQL-over-HTTP spec's status for those (400 with application/graphql-response+json)
+ * applies: `http.spec` lets Yoga answer 200 instead to a client that accepts only application/json.
+ */
 export class QueryTooComplexError extends GraphQLError {
   constructor(message: string, limit: string) {
-    super(message, { extensions: { code: 'QUERY_TOO_COMPLEX', limit } });
+    super(message, { extensions: { code: 'QUERY_TOO_COMPLEX', limit, http: { spec: true, status: 400 } } });
   }
 }
 

@@ -1,0 +1,136 @@
+// Server child processes: started pinned to the server core, found ready by /health, measured by
+// /proc, and always killed, whatever way the bench ends.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+
+/** The server runs on this core; the load generator (this process) on LOADGEN_CORE. */
+export const SERVER_CORE = 0;
+export const LOADGEN_CORE = 1;
+
+export type ServerProcess = {
+  name: string;
+  pid: number;
+  url: string;
+  /** The server's log (stdout and stderr), for the report when something goes wrong. */
+  logFile: string;
+  /** Peak resident memory of the server process so far, from /proc/PID/status VmHWM, in MB. */
+  peakRssMb(): number;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
+  stop(graceMs?: number): Promise<void>;
+};
+
+export type StartOptions = {
+  name: string;
+  /** A TypeScript entry point, run by `node --import tsx` so that the PID is node's own. */
+  script: string;
+  env: Record<string, string>;
+  /** Variables of this process's environment the server must not inherit. */
+  unsetEnv?: readonly string[];
+  logFile: string;
+  cwd: string;
+  readyTimeoutMs?: number;
+};
+
+const live = new Set<ChildProcess>();
+
+/** Kills every server still running. Synchronous, so that it also works in an 'exit' handler. */
+export function killAllServers(): void {
+  for (const child of live) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  live.clear();
+}
+
+/** Pins this process, every thread of it, to the load-generator core. */
+export function pinSelfToLoadgenCore(): void {
+  execFileSync('taskset', ['-a', '-cp', String(LOADGEN_CORE), String(process.pid)], { stdio: 'ignore' });
+}
+
+/** A port nobody listens on right now: the OS picks it, we release it, the server takes it. */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  probe.listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+export async function startServer(options: StartOptions): Promise<ServerProcess> {
+  const port = await freePort();
+  const inherited = { ...process.env };
+  for (const name of options.unsetEnv ?? []) delete inherited[name];
+  const log = openSync(options.logFile, 'a');
+  // taskset execs node in place (no fork), so child.pid is the node process whose VmHWM we read.
+  const child = spawn('taskset', ['-c', String(SERVER_CORE), process.execPath, '--import', 'tsx', options.script], {
+    cwd: options.cwd,
+    env: { ...inherited, NODE_ENV: 'production', ...options.env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', log, log],
+  });
+  closeSync(log);
+  live.add(child);
+  const exited = once(child, 'exit').then(() => void live.delete(child));
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`${options.name}: could not spawn taskset`);
+
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async (graceMs = 3000) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  try {
+    await waitForHealth(url, child, options.readyTimeoutMs ?? 30_000);
+    assertIsPinnedNode(pid);
+  } catch (error) {
+    await stop(500);
+    throw new Error(`${options.name} did not start: ${(error as Error).message}\n--- log ${options.logFile} ---\n${tail(options.logFile)}`);
+  }
+  return { name: options.name, pid, url, logFile: options.logFile, peakRssMb: () => readPeakRssMb(pid), stop };
+}
+
+async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`exited with ${child.exitCode ?? child.signalCode} before answering /health`);
+    }
+    try {
+      const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
+      await response.arrayBuffer();
+      if (response.status === 200) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`no 200 from ${url}/health within ${timeoutMs} ms`);
+}
+
+/** Guards the memory figure: it must be node's own process, on the server core, not a wrapper. */
+function assertIsPinnedNode(pid: number): void {
+  const argv0 = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
+  if (argv0 !== process.execPath) throw new Error(`PID ${pid} runs ${argv0}, not ${process.execPath}`);
+  const cpus = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  if (cpus !== String(SERVER_CORE)) throw new Error(`PID ${pid} may run on CPUs ${cpus}, not only ${SERVER_CORE}`);
+}
+
+function readPeakRssMb(pid: number): number {
+  const kb = /^VmHWM:\s*(\d+)\s*kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  if (kb === undefined) throw new Error(`no VmHWM in /proc/${pid}/status`);
+  return Number(kb) / 1024;
+}
+
+export function tail(file: string, lines = 20): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}

@@ -1,0 +1,73 @@
+// The three servers under test and how each is started: a fresh process, and for ours a fresh
+// database file, for every (scenario, round), so that VmHWM is that run's own peak.
+import { copyFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { startServer, type ServerProcess } from './processes.js';
+
+export type ServerKind = 'ours' | 'bare' | 'plain-yoga';
+
+export const SERVER_LABELS: Record<ServerKind, string> = {
+  ours: 'ours',
+  bare: 'bare node:http (ceiling)',
+  'plain-yoga': 'plain Yoga',
+};
+
+/** Our server's settings: the bench runs it with their defaults, whatever the shell exports. */
+const OUR_CONFIG_VARS = [
+  'PORT', 'HOST', 'DATABASE_URL', 'MAX_BODY_BYTES', 'LOCK_TIMEOUT_MS', 'SHUTDOWN_TIMEOUT_MS',
+  'MAX_DEPTH', 'MAX_ALIASES', 'MAX_TOKENS', 'MAX_DIRECTIVES', 'MAX_COST',
+];
+
+export type TargetContext = {
+  /** The repository root: the servers run from it so that `--import tsx` resolves. */
+  repoDir: string;
+  /** A temporary folder for database files and server logs. */
+  workDir: string;
+  /** A database our server created and seeded, copied for plain Yoga (see prepareTemplateDb). */
+  templateDb: string;
+};
+
+export async function startTarget(
+  kind: ServerKind,
+  context: TargetContext,
+  { tag, delayMs = 0 }: { tag: string; delayMs?: number },
+): Promise<ServerProcess> {
+  const logFile = join(context.workDir, `${tag}.log`);
+  const common = { name: `${SERVER_LABELS[kind]} [${tag}]`, cwd: context.repoDir, logFile };
+  switch (kind) {
+    case 'ours':
+      return startServer({ ...common, ...ourEnv(`file:${join(context.workDir, `${tag}.sqlite`)}`), script: 'src/main.ts' });
+    case 'bare':
+      return startServer({ ...common, script: 'bench/servers/bare.ts', env: { DELAY_MS: String(delayMs) } });
+    case 'plain-yoga': {
+      const dbFile = join(context.workDir, `${tag}.sqlite`);
+      copyDatabase(context.templateDb, dbFile);
+      return startServer({ ...common, script: 'bench/servers/plain-yoga.ts', env: { DB_FILE: dbFile } });
+    }
+  }
+}
+
+/**
+ * Lets our server create and seed a database, then stops it cleanly (closing SQLite checkpoints
+ * the WAL), so that plain Yoga reads the very same schema and rows our migrations make.
+ */
+export async function prepareTemplateDb(context: Omit<TargetContext, 'templateDb'>): Promise<string> {
+  const templateDb = join(context.workDir, 'template.sqlite');
+  const server = await startServer({
+    name: 'ours [template database]',
+    script: 'src/main.ts',
+    cwd: context.repoDir,
+    logFile: join(context.workDir, 'template.log'),
+    ...ourEnv(`file:${templateDb}`),
+  });
+  await server.stop(10_000);
+  return templateDb;
+}
+
+const ourEnv = (databaseUrl: string) => ({ env: { DATABASE_URL: databaseUrl }, unsetEnv: OUR_CONFIG_VARS });
+
+function copyDatabase(from: string, to: string): void {
+  copyFileSync(from, to);
+  // Only present if the template's last connection did not checkpoint; copied so no row is lost.
+  if (existsSync(`${from}-wal`)) copyFileSync(`${from}-wal`, `${to}-wal`);
+}

@@ -1,0 +1,23 @@
+import type { Locks } from '../../src/locks/lock.js';
+
+/** A lock that locks nothing: the suites run with it to show that the real lock is what keeps them green. */
+export const noLocks: Locks = {
+  withLocks: (_keys, work) => work(),
+};
+
+/** Wraps a Locks and calls back when a caller starts waiting and when it holds its locks. */
+export function observeLocks(inner: Locks, events: { waiting?: (keys: readonly string[]) => void; holding?: (keys: readonly string[]) => void }): Locks {
+  return {
+    withLocks(keys, work, options) {
+      events.waiting?.(keys);
+      return inner.withLocks(
+        keys,
+        () => {
+          events.holding?.(keys);
+          return work();
+        },
+        options,
+      );
+    },
+  };
+}
