@@ -1,0 +1,170 @@
+// `npm run bench`: starts each server as a child pinned to core 0, loads it from this process
+// pinned to core 1, alternating servers over rounds, then prints and saves the table and the bars.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, type Settings } from './args.js';
+import { postBody } from './graphql.js';
+import { runLoad } from './loadgen.js';
+import { describeMachine } from './machine.js';
+import { killAllServers, LOADGEN_CORE, pinSelfToLoadgenCore, SERVER_CORE, tail, type ServerProcess } from './processes.js';
+import { evaluateBars, renderBars, renderDetails, renderTable, summarize, type RunRecord } from './report.js';
+import { classifier, scenarios, type Scenario } from './scenarios.js';
+import { prepareTemplateDb, SERVER_LABELS, startTarget, type ServerKind, type TargetContext } from './targets.js';
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const repoDir = resolve(benchDir, '..');
+/** Process start, sub-second tsx/Yoga boot and shutdown, per run; used only for the time estimate. */
+const RUN_OVERHEAD_S = 3;
+
+async function main(): Promise<number> {
+  const startedAt = performance.now();
+  const settings = parseArgs(process.argv.slice(2), scenarios.map((s) => s.name));
+  const selected = scenarios.filter((s) => !settings.only || settings.only.includes(s.name));
+  const machine = describeMachine();
+  pinSelfToLoadgenCore();
+
+  const workDir = mkdtempSync(join(tmpdir(), 'graphql-bench-'));
+  installCleanup(workDir);
+
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  const header = [
+    `Machine: ${machine}`,
+    `Command: ${command}`,
+    `Servers pinned to core ${SERVER_CORE} (taskset), load generator (autocannon, this process) to core ${LOADGEN_CORE}; ` +
+      `${settings.rounds} round(s), servers alternating; warm-up ${settings.warmupS} s (hello1000: 3 s), measured ${settings.durationS} s per run; ` +
+      `a fresh server process (and database) per scenario, server and round.`,
+  ].join('\n');
+  console.log(header);
+  console.log(`Estimated time: ~${Math.ceil(estimateSeconds(selected, settings) / 60)} min. Logs in ${workDir}\n`);
+
+  const context: TargetContext = { repoDir, workDir, templateDb: await prepareTemplateDb({ repoDir, workDir }) };
+  const records: RunRecord[] = [];
+  for (let round = 1; round <= settings.rounds; round += 1) {
+    for (const scenario of selected) {
+      for (const server of rotate(scenario.servers, round - 1)) {
+        const record = await runOne(scenario, server, round, settings, context);
+        records.push(record);
+        console.log(progressLine(record));
+      }
+    }
+  }
+
+  const rows = summarize(selected, records);
+  const bars = evaluateBars(rows, records);
+  const elapsed = `Elapsed: ${((performance.now() - startedAt) / 60_000).toFixed(1)} min (${Math.round((performance.now() - startedAt) / 1000)} s)`;
+  const report = [
+    '## Benchmark',
+    '',
+    header,
+    '',
+    renderTable(rows),
+    '',
+    'req/s counts successful responses only; p50/p99 are response latencies in the measured window; errors are GraphQL errors, non-2xx ' +
+      'responses, connection errors and timeouts over the whole run (warm-up included); peak RSS is the server process\'s VmHWM, max over rounds; ' +
+      'ratios are medians of per-round ratios.',
+    '',
+    '### Bars',
+    '',
+    '```',
+    renderBars(bars),
+    '```',
+    '',
+    '### Every run',
+    '',
+    renderDetails(records),
+    '',
+    elapsed,
+    '',
+  ].join('\n');
+  console.log(`\n${report}`);
+
+  const resultsDir = join(benchDir, 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(join(resultsDir, 'latest.md'), report);
+  console.log(`Written to ${join(resultsDir, 'latest.md')}`);
+  return bars.every((bar) => bar.pass) ? 0 : 1;
+}
+
+/** One fresh server, validated once, loaded, measured and checked; never throws. */
+async function runOne(scenario: Scenario, kind: ServerKind, round: number, settings: Settings, context: TargetContext): Promise<RunRecord> {
+  const record: RunRecord = { scenario: scenario.name, server: kind, round, checks: [], notes: [] };
+  let server: ServerProcess | undefined;
+  try {
+    server = await startTarget(kind, context, { tag: `${scenario.name}-${kind}-r${round}`, delayMs: scenario.bareDelayMs });
+    if (scenario.prepare) record.notes.push(await scenario.prepare(server.url));
+
+    // One request first, checked in full: a server that answers with errors must not score throughput.
+    const first = await postBody(server.url, scenario.body());
+    const problem =
+      first.status !== 200 ? `status ${first.status}` : first.errors ? 'errors in the body' : !first.data ? 'no data' : scenario.expectData(first.data);
+    if (problem) throw new Error(`validation request failed (${problem}): ${first.text.slice(0, 300)}`);
+
+    const warmupS = scenario.warmupS ?? settings.warmupS;
+    const load = await runLoad({
+      baseUrl: server.url,
+      connections: scenario.connections,
+      warmupS,
+      measureS: settings.durationS,
+      timeoutS: scenario.timeoutS,
+      body: scenario.body,
+      varies: scenario.varies,
+      classify: classifier(scenario),
+      amount: scenario.amount?.(warmupS + settings.durationS),
+    });
+    record.load = load;
+    if (scenario.verify) record.checks.push(...(await scenario.verify(server.url, load, load.ok + 1)));
+    record.peakRssMb = server.peakRssMb();
+  } catch (error) {
+    record.failure = `${(error as Error).message}${server ? `\n--- ${server.logFile} ---\n${tail(server.logFile)}` : ''}`;
+  } finally {
+    await server?.stop();
+  }
+  return record;
+}
+
+function progressLine(r: RunRecord): string {
+  const what = `[round ${r.round}] ${r.scenario.padEnd(15)} ${SERVER_LABELS[r.server].padEnd(24)}`;
+  if (r.failure) return `${what} FAILED: ${r.failure}`;
+  const load = r.load!;
+  const errors = load.graphqlErrors + load.non2xx + load.transportErrors;
+  const checks = r.checks.map((c) => ` ${c.name}: ${c.pass ? 'PASS' : 'FAIL'} (${c.detail})`).join(';');
+  return `${what} ${load.rps.toFixed(0).padStart(6)} req/s  p50 ${load.p50Ms.toFixed(1)} ms  p99 ${load.p99Ms.toFixed(1)} ms  errors ${errors}  business ${load.business}  RSS ${r.peakRssMb?.toFixed(1)} MB${checks}`;
+}
+
+/** Round r starts with a different server, so that no server always runs first (or last). */
+const rotate = <T>(items: readonly T[], by: number): T[] => items.map((_, index) => items[(index + by) % items.length]!);
+
+function estimateSeconds(selected: readonly Scenario[], settings: Settings): number {
+  const perRound = selected.reduce(
+    (sum, s) => sum + s.servers.length * (RUN_OVERHEAD_S + (s.warmupS ?? settings.warmupS) + settings.durationS + (s.amount ? 2 : 0)),
+    0,
+  );
+  return perRound * settings.rounds + RUN_OVERHEAD_S;
+}
+
+/** Children die with the bench, whether it finishes, throws or is interrupted. */
+function installCleanup(workDir: string): void {
+  process.once('exit', (code) => {
+    killAllServers();
+    // Databases and server logs are kept when something failed, for the post-mortem.
+    if (code === 0) rmSync(workDir, { recursive: true, force: true });
+    else console.error(`Server logs and databases kept in ${workDir}`);
+  });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      console.error(`\n${signal}: stopping the servers.`);
+      process.exit(130);
+    });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

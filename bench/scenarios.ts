@@ -1,0 +1,181 @@
+// What is measured: each scenario's request, load, servers, expected answer and invariants.
+import { queryData, requestBody } from './graphql.js';
+import type { LoadResult, Verdict } from './loadgen.js';
+import type { ServerKind } from './targets.js';
+
+export type Check = { name: string; pass: boolean; detail: string };
+
+export type Scenario = {
+  name: string;
+  /** What the request is, for the table. */
+  title: string;
+  /** Compared, alternately, in this order in round 1 (rotated in later rounds). */
+  servers: readonly ServerKind[];
+  connections: number;
+  /** Overrides the default warm-up: 1,000 slow connections need a few cycles to settle. */
+  warmupS?: number;
+  timeoutS: number;
+  /** The bare server's stand-in for hello's delay. */
+  bareDelayMs?: number;
+  body: () => string;
+  /** Whether `body` differs from one request to the next. */
+  varies: boolean;
+  /** Checks the data of one response, sent before timing; returns the problem, or null. */
+  expectData: (data: Record<string, unknown>) => string | null;
+  /** Whether INSUFFICIENT_FUNDS is an acceptable outcome rather than an error. */
+  businessErrors?: boolean;
+  /** A fixed number of requests instead of a duration: see LoadOptions.amount. */
+  amount?: (seconds: number) => number;
+  /** Runs before the validation request, against our server only (e.g. creates transfers). */
+  prepare?: (baseUrl: string) => Promise<string>;
+  /** Invariants after the run; `successes` counts the validation request too. */
+  verify?: (baseUrl: string, load: LoadResult, successes: number) => Promise<Check[]>;
+};
+
+const ids = (count: number) => Array.from({ length: count }, (_, index) => String(index + 1));
+const idList = (count: number) => ids(count).map((id) => `"${id}"`).join(', ');
+const randomInt = (min: number, max: number) => min + Math.floor(Math.random() * (max - min + 1));
+
+/** Two different accounts among 1..`accounts`, and 1..10 units. */
+function randomTransfer(accounts: number) {
+  const fromId = randomInt(1, accounts);
+  const toId = ((fromId - 1 + randomInt(1, accounts - 1)) % accounts) + 1;
+  return { fromId: String(fromId), toId: String(toId), amount: randomInt(1, 10) };
+}
+
+const TRANSFER = 'mutation Transfer($fromId: ID!, $toId: ID!, $amount: Int!) { transfer(fromId: $fromId, toId: $toId, amount: $amount) { id amount } }';
+const SEED_ACCOUNTS = 1000;
+const SEED_TOTAL = SEED_ACCOUNTS * 1000;
+
+const isAccountList = (value: unknown, count: number): value is { id: string; name: string; balance: number }[] =>
+  Array.isArray(value) && value.length === count;
+
+const helloScenario = (name: string, delayMs: number, connections: number, extra: Partial<Scenario>): Scenario => ({
+  name,
+  title: `hello(delayMs: ${delayMs}), ${connections} connections`,
+  servers: ['ours', 'bare', 'plain-yoga'],
+  connections,
+  timeoutS: 10,
+  bareDelayMs: delayMs,
+  body: () => requestBody(`{ hello(delayMs: ${delayMs}) }`),
+  varies: false,
+  expectData: (data) => (data.hello === 'Hello, World' ? null : `hello is ${JSON.stringify(data.hello)}`),
+  ...extra,
+});
+
+export const scenarios: readonly Scenario[] = [
+  helloScenario('hello0', 0, 50, {}),
+  // Ideal: 1,000 req/s, each answered after 1 s. A few cycles of warm-up let the 1,000 connections open.
+  helloScenario('hello1000', 1000, 1000, { warmupS: 3 }),
+  {
+    name: 'accounts100',
+    title: 'accounts(100 ids) { id name balance }, 50 connections',
+    servers: ['ours', 'plain-yoga'],
+    connections: 50,
+    timeoutS: 10,
+    body: () => requestBody(`{ accounts(ids: [${idList(100)}]) { id name balance } }`),
+    varies: false,
+    expectData: ({ accounts }) => {
+      if (!isAccountList(accounts, 100)) return 'accounts is not a list of 100';
+      const wrong = accounts.findIndex((account, index) => account?.id !== String(index + 1) || typeof account.name !== 'string' || typeof account.balance !== 'number');
+      return wrong === -1 ? null : `account #${wrong} is ${JSON.stringify(accounts[wrong])}`;
+    },
+  },
+  {
+    name: 'nested',
+    title: 'accounts(20 ids) { transfers(last: 5) { from { name } to { name } } }, 50 connections',
+    servers: ['ours'],
+    connections: 50,
+    timeoutS: 10,
+    body: () => requestBody(`{ accounts(ids: [${idList(20)}]) { id name transfers(last: 5) { from { name } to { name } } } }`),
+    varies: false,
+    prepare: async (baseUrl) => {
+      const made = await createTransfers(baseUrl, 2000, 100);
+      return `${made} transfers created among accounts 1..100 before timing`;
+    },
+    expectData: ({ accounts }) => {
+      if (!isAccountList(accounts, 20)) return 'accounts is not a list of 20';
+      const transfers = (accounts as unknown as { transfers: { from: { name: unknown }; to: { name: unknown } }[] }[]).flatMap((a) => a.transfers);
+      if (transfers.length === 0) return 'no transfers returned';
+      return transfers.every((t) => typeof t.from.name === 'string' && typeof t.to.name === 'string') ? null : 'a transfer lacks from/to names';
+    },
+  },
+  {
+    name: 'increment',
+    title: 'increment(name: "bench", workMs: 5), contended, 50 connections',
+    servers: ['ours'],
+    connections: 50,
+    timeoutS: 15,
+    body: () => requestBody('mutation { increment(name: "bench", workMs: 5) { value } }'),
+    varies: false,
+    // The mutex allows at most 1000 / 5 = 200/s: this many requests last at least the planned time.
+    amount: (seconds) => Math.ceil(seconds * 200),
+    expectData: (data) => (typeof (data.increment as { value?: unknown } | undefined)?.value === 'number' ? null : 'no increment.value'),
+    verify: async (baseUrl, _load, successes) => {
+      const data = await queryData(baseUrl, '{ counter(name: "bench") { value } }');
+      const value = (data.counter as { value: number }).value;
+      return [{ name: 'no lost update', pass: value === successes, detail: `counter "bench" = ${value}, successful increments = ${successes}` }];
+    },
+  },
+  {
+    name: 'incrementSpread',
+    title: 'increment on 1,000 names (workMs: 0), 50 connections',
+    servers: ['ours'],
+    connections: 50,
+    timeoutS: 10,
+    body: (() => {
+      let next = 0;
+      return () => requestBody('mutation Spread($name: String!) { increment(name: $name, workMs: 0) { value } }', { name: `spread-${next++ % 1000}` });
+    })(),
+    varies: true,
+    expectData: (data) => (typeof (data.increment as { value?: unknown } | undefined)?.value === 'number' ? null : 'no increment.value'),
+  },
+  {
+    name: 'transfers',
+    title: 'transfer(random from != to among 100, amount 1..10), 50 connections',
+    servers: ['ours'],
+    connections: 50,
+    timeoutS: 10,
+    body: () => requestBody(TRANSFER, randomTransfer(100)),
+    varies: true,
+    businessErrors: true,
+    expectData: (data) => (typeof (data.transfer as { amount?: unknown } | undefined)?.amount === 'number' ? null : 'no transfer.amount'),
+    verify: async (baseUrl) => {
+      const data = await queryData(baseUrl, 'query All($ids: [ID!]!) { accounts(ids: $ids) { balance } }', { ids: ids(SEED_ACCOUNTS) });
+      const balances = (data.accounts as { balance: number }[]).map((account) => account.balance);
+      const total = balances.reduce((sum, balance) => sum + balance, 0);
+      const negative = balances.filter((balance) => balance < 0).length;
+      return [
+        { name: 'money conserved', pass: total === SEED_TOTAL, detail: `total balance of accounts 1..${SEED_ACCOUNTS} = ${total} (expected ${SEED_TOTAL})` },
+        { name: 'no negative balance', pass: negative === 0, detail: `${negative} negative balances` },
+      ];
+    },
+  },
+];
+
+/** Classifies a 2xx body: cheap string tests, since it runs for every response on the load core. */
+export function classifier(scenario: Scenario): (body: string) => Verdict {
+  return (body) => {
+    if (!body.includes('"errors"')) return body.startsWith('{"data"') ? 'ok' : 'error';
+    return scenario.businessErrors && body.includes('INSUFFICIENT_FUNDS') ? 'business' : 'error';
+  };
+}
+
+/** Sends `count` random transfers through the server, 20 at a time, so reads have history to show. */
+async function createTransfers(baseUrl: string, count: number, accounts: number): Promise<number> {
+  let sent = 0;
+  let made = 0;
+  const worker = async () => {
+    while (sent < count) {
+      sent += 1;
+      const data = await queryData(baseUrl, TRANSFER, randomTransfer(accounts)).catch((error: Error) => {
+        // Balances start at 1,000, so 2,000 transfers of at most 10 never run an account dry; still, tolerate it.
+        if (error.message.includes('INSUFFICIENT_FUNDS')) return null;
+        throw error;
+      });
+      if (data) made += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: 20 }, worker));
+  return made;
+}

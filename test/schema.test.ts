@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs';
+import { buildClientSchema, getIntrospectionQuery, isInputObjectType, isInterfaceType, isObjectType, lexicographicSortSchema, printSchema, type IntrospectionQuery } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningServer } from '../src/http-server.js';
+import { schema } from '../src/schema/index.js';
+import { printSchemaSdl } from '../src/schema/print.js';
+import { databases } from './helpers/databases.js';
+import { createTestApp, graphqlRequest, type TestApp } from './helpers/graphql.js';
+import { serve } from './helpers/server.js';
+
+const committed = readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8');
+
+describe('schema.graphql', () => {
+  it('matches the Pothos code (run `npm run schema` after changing the schema)', () => {
+    expect(printSchemaSdl()).toBe(committed);
+  });
+
+  it('describes every type, field and argument for GraphiQL users', () => {
+    const missing: string[] = [];
+    for (const type of Object.values(schema.getTypeMap())) {
+      if (type.name.startsWith('__')) continue;
+      if (!type.description) missing.push(type.name);
+      if (isObjectType(type) || isInterfaceType(type) || isInputObjectType(type)) {
+        for (const field of Object.values(type.getFields())) {
+          if (!field.description) missing.push(`${type.name}.${field.name}`);
+          for (const arg of 'args' in field ? field.args : []) {
+            if (!arg.description) missing.push(`${type.name}.${field.name}(${arg.name})`);
+          }
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+});
+
+describe('introspection over HTTP', () => {
+  let app: TestApp;
+  let server: RunningServer;
+  beforeAll(async () => {
+    app = await createTestApp(databases[0]!);
+    server = await serve(app);
+  });
+  afterAll(async () => {
+    await server.shutdown(0);
+    await app.dispose();
+  });
+
+  it('serves the schema of schema.graphql', async () => {
+    const { status, body } = await graphqlRequest(fetch, `${server.url}/graphql`, getIntrospectionQuery({ descriptions: true }));
+    expect(status).toBe(200);
+    const served = buildClientSchema(body.data as IntrospectionQuery);
+    expect(`${printSchema(lexicographicSortSchema(served))}\n`).toBe(committed);
+  });
+});

@@ -1,0 +1,127 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Plugin } from 'graphql-yoga';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningServer } from '../src/http-server.js';
+import { databases } from './helpers/databases.js';
+import { countdown } from './helpers/deferred.js';
+import { createTestApp, graphqlRequest, type TestApp } from './helpers/graphql.js';
+import { serve } from './helpers/server.js';
+
+const root = new URL('..', import.meta.url);
+
+describe('the HTTP server', () => {
+  let app: TestApp;
+  let server: RunningServer;
+  beforeAll(async () => {
+    app = await createTestApp(databases[0]!);
+    server = await serve(app);
+  });
+  afterAll(async () => {
+    await server.shutdown(0);
+    await app.dispose();
+  });
+
+  it('serves GraphiQL with its scripts inline, so it works without internet access', async () => {
+    const response = await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await response.text();
+    expect(html).toContain('YogaGraphiQL.renderYogaGraphiQL');
+    expect(html).toContain('A non-blocking delay');
+    // Nothing is loaded from another host: no external scripts, styles or icons.
+    expect(html).not.toMatch(/<(script|link|img)\b[^>]*\b(src|href)=["']?(https?:)?\/\//i);
+    expect(html).not.toMatch(/@import\s+url\(["']?(https?:)?\/\//i);
+  });
+
+  it('answers the health check', async () => {
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+  });
+
+  it('answers GET queries and refuses mutations over GET', async () => {
+    const query = await fetch(`${server.url}/graphql?query=${encodeURIComponent('{ hello(delayMs: 0) }')}`, { headers: { accept: 'application/json' } });
+    expect(await query.json()).toEqual({ data: { hello: 'Hello, World' } });
+    const mutation = await fetch(`${server.url}/graphql?query=${encodeURIComponent('mutation { increment(name: "get") { value } }')}`, {
+      headers: { accept: 'application/json' },
+    });
+    expect(mutation.status).toBe(405);
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('lets requests in flight finish, refuses new connections, then closes', async () => {
+    const started = countdown(3);
+    const observe: Plugin = { onExecute: () => started.tick() };
+    const app = await createTestApp(databases[0]!, { plugins: [observe] });
+    const server = await serve(app);
+    const inFlight = Array.from({ length: 3 }, () => graphqlRequest(fetch, `${server.url}/graphql`, '{ hello(delayMs: 300) }'));
+    await started.promise;
+
+    const stopped = server.shutdown(10_000);
+    const results = await Promise.all(inFlight);
+    expect(results.map(({ status, body }) => [status, body.data?.hello])).toEqual(Array(3).fill([200, 'Hello, World']));
+    await stopped;
+    await expect(fetch(`${server.url}/health`)).rejects.toThrow();
+    await app.dispose();
+  });
+
+  it('aborts the requests still running at the bound', async () => {
+    const started = countdown(1);
+    const app = await createTestApp(databases[0]!, { plugins: [{ onExecute: () => started.tick() }] });
+    const server = await serve(app);
+    const slow = graphqlRequest(fetch, `${server.url}/graphql`, '{ hello(delayMs: 10000) }').catch((error: Error) => error);
+    await started.promise;
+    const startedAt = performance.now();
+    await server.shutdown(200);
+    expect(performance.now() - startedAt).toBeLessThan(5_000);
+    expect(await slow).toBeInstanceOf(Error);
+    await app.dispose();
+  });
+});
+
+/** Runs a command in the project folder and collects its output until it exits. */
+function run(command: string, args: string[], env: Record<string, string>) {
+  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+  const exited = once(child, 'exit').then(([code]) => ({ code: code as number | null, stdout, stderr }));
+  return { child, exited, output: () => stdout };
+}
+
+describe('the server process', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'graphql-async-main-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('starts with `npm start`, serves, and exits 0 on SIGTERM sent to npm', async () => {
+    const server = run('npm', ['start'], { PORT: '0', DATABASE_URL: `file:${join(dir, 'start.sqlite')}` });
+    const url = await new Promise<string>((resolve, reject) => {
+      server.child.stdout.on('data', () => {
+        const match = /GraphQL server on (http:\/\/[^/\s]+)\/graphql/.exec(server.output());
+        if (match?.[1]) resolve(match[1]);
+      });
+      void server.exited.then(({ stderr }) => reject(new Error(`exited early: ${stderr}`)));
+    });
+    const { body } = await graphqlRequest(fetch, `${url}/graphql`, '{ hello(delayMs: 0) }');
+    expect(body.data?.hello).toBe('Hello, World');
+    server.child.kill('SIGTERM');
+    const { code, stdout } = await server.exited;
+    expect(stdout).toContain('Stopped cleanly.');
+    expect(code).toBe(0);
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, 'Configuration error: PORT must be a whole number from 0 to 65535; got "abc".'],
+    [{ DATABASE_URL: 'mysql://localhost/db' }, 'Configuration error: DATABASE_URL "mysql://localhost/db" is not understood.'],
+    [{ DATABASE_URL: 'postgres://localhost/db' }, 'Configuration error: DATABASE_URL: PostgreSQL is not supported yet'],
+  ])('refuses %o with a clear message and a non-zero exit, not a stack trace', async (env, message) => {
+    const { code, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/main.ts'], env).exited;
+    expect(code).toBe(2);
+    expect(stderr).toContain(message);
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
+});
