@@ -10,6 +10,7 @@ import { useArmorLimits } from './limits/armor.js';
 import { useCostLimit } from './limits/cost-limit.js';
 import type { Locks } from './locks/lock.js';
 import { MemoryLocks } from './locks/memory-lock.js';
+import { PostgresLocks } from './locks/postgres-lock.js';
 import { schema } from './schema/index.js';
 
 export type App = {
@@ -21,8 +22,11 @@ export type App = {
 };
 
 export type AppOptions = ConnectOptions & {
-  /** Replaces the locks of the configured mode; tests pass a no-op lock to show the real one matters. */
-  locks?: Locks;
+  /**
+   * Wraps or replaces the locks of the configured mode: tests observe them, or swap in a no-op lock
+   * to show that the real one is what keeps the guarantees.
+   */
+  locks?: (configured: Locks, db: Db) => Locks;
   /** Yoga's logging; tests turn it off. */
   logging?: boolean;
   /** More Yoga plugins, after ours; tests observe requests with them. */
@@ -38,7 +42,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     await db.destroy();
     throw error;
   }
-  const locks = options.locks ?? new MemoryLocks(config.lockTimeoutMs);
+  const configuredLocks = createLocks(config, db);
+  const locks = options.locks?.(configuredLocks, db) ?? configuredLocks;
 
   const yoga = createYoga<Record<string, unknown>, AppContext>({
     schema,
@@ -69,4 +74,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         await db.destroy();
       })()),
   };
+}
+
+/** In-process locks guard one process on SQLite; PostgreSQL needs locks that hold across replicas. */
+function createLocks(config: Config, db: Db): Locks {
+  return config.database.dialect === 'postgres' ? new PostgresLocks(db, config.lockTimeoutMs) : new MemoryLocks(db, config.lockTimeoutMs);
 }

@@ -1,7 +1,16 @@
 import { resolve } from 'node:path';
 
-/** Where the data lives. `filename` is a path or ':memory:'. */
-export type DatabaseConfig = { dialect: 'sqlite'; filename: string };
+/** Where the data lives: an SQLite file (a path, or ':memory:'), or a PostgreSQL server. */
+export type DatabaseConfig =
+  | { dialect: 'sqlite'; filename: string }
+  | {
+      dialect: 'postgres';
+      url: string;
+      /** Connections per process (DATABASE_POOL_SIZE). */
+      poolSize: number;
+      /** Shown in pg_stat_activity: the URL's application_name, or DEFAULT_APPLICATION_NAME. */
+      applicationName: string;
+    };
 
 /** The query limits of src/limits/, each refused with QUERY_TOO_COMPLEX when passed. */
 export type LimitsConfig = {
@@ -29,6 +38,7 @@ export type Config = Readonly<{
 export class ConfigError extends Error {}
 
 export const DEFAULT_SQLITE_FILE = 'data/server.sqlite';
+export const DEFAULT_APPLICATION_NAME = 'graphql-async-server';
 
 export const defaultLimits: LimitsConfig = {
   maxDepth: 12,
@@ -45,7 +55,7 @@ export function loadConfig(env: Env = process.env): Config {
   return Object.freeze({
     port: readInt(env, 'PORT', 4000, 0, 65_535),
     host: env.HOST?.trim() || '127.0.0.1',
-    database: parseDatabaseUrl(env.DATABASE_URL),
+    database: parseDatabaseUrl(env.DATABASE_URL, readInt(env, 'DATABASE_POOL_SIZE', 10, 1, 1_000)),
     maxBodyBytes: readInt(env, 'MAX_BODY_BYTES', 1_000_000, 1_024, 1_000_000_000),
     lockTimeoutMs: readInt(env, 'LOCK_TIMEOUT_MS', 10_000, 1, 3_600_000),
     shutdownTimeoutMs: readInt(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 3_600_000),
@@ -61,9 +71,10 @@ export function loadConfig(env: Env = process.env): Config {
 
 /**
  * unset → the SQLite file data/server.sqlite; `sqlite::memory:` → an in-memory SQLite database
- * (gone when the process exits); `file:PATH` → the SQLite file at PATH.
+ * (gone when the process exits); `file:PATH` → the SQLite file at PATH; `postgres://…` or
+ * `postgresql://…` → that PostgreSQL database.
  */
-export function parseDatabaseUrl(url: string | undefined): DatabaseConfig {
+export function parseDatabaseUrl(url: string | undefined, poolSize = 10): DatabaseConfig {
   const value = url?.trim();
   if (!value) return { dialect: 'sqlite', filename: resolve(DEFAULT_SQLITE_FILE) };
   if (value === 'sqlite::memory:' || value === 'file::memory:') return { dialect: 'sqlite', filename: ':memory:' };
@@ -73,7 +84,17 @@ export function parseDatabaseUrl(url: string | undefined): DatabaseConfig {
     return { dialect: 'sqlite', filename: resolve(path) };
   }
   if (/^postgres(ql)?:\/\//.test(value)) {
-    throw new ConfigError('DATABASE_URL: PostgreSQL is not supported yet; unset DATABASE_URL to use the embedded SQLite file.');
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      throw new ConfigError('DATABASE_URL is not a valid URL; expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE.');
+    }
+    if (!parsed.hostname || parsed.pathname.length <= 1) {
+      throw new ConfigError('DATABASE_URL needs a host and a database name: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE.');
+    }
+    const applicationName = parsed.searchParams.get('application_name') || DEFAULT_APPLICATION_NAME;
+    return { dialect: 'postgres', url: value, poolSize, applicationName };
   }
   throw new ConfigError(
     `DATABASE_URL "${value}" is not understood. Use file:PATH or sqlite::memory: for SQLite, or leave it unset for ${DEFAULT_SQLITE_FILE}.`,

@@ -1,6 +1,6 @@
 // Reads the configuration, starts the app, and stops it cleanly on SIGINT or SIGTERM.
 import { createApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, type DatabaseConfig } from './config.js';
 import { listen } from './http-server.js';
 
 async function main(): Promise<void> {
@@ -10,7 +10,7 @@ async function main(): Promise<void> {
     await app.close();
     throw error;
   });
-  const where = config.database.filename === ':memory:' ? 'an in-memory SQLite database' : `SQLite file ${config.database.filename}`;
+  const where = describeDatabase(config.database);
   console.log(`GraphQL server on ${running.url}/graphql (GraphiQL in a browser), health at ${running.url}/health, data in ${where}`);
 
   const stop = (signal: NodeJS.Signals) => {
@@ -43,3 +43,11 @@ main().catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });
+
+function describeDatabase(database: DatabaseConfig): string {
+  if (database.dialect === 'postgres') {
+    const url = new URL(database.url);
+    return `PostgreSQL ${url.host}${url.pathname} (pool of ${database.poolSize})`;
+  }
+  return database.filename === ':memory:' ? 'an in-memory SQLite database' : `SQLite file ${database.filename}`;
+}

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
-import { MemoryLocks } from '../src/locks/memory-lock.js';
 import type { RunningServer } from '../src/http-server.js';
 import { databases } from './helpers/databases.js';
 import { deferred } from './helpers/deferred.js';
@@ -101,7 +100,7 @@ describe.each(databases)('increment and its lock on $name, over HTTP', (database
   beforeAll(async () => {
     events = {};
     app = await createTestApp(database, {
-      locks: observeLocks(new MemoryLocks(500), { waiting: () => events.waiting?.(), holding: () => events.holding?.() }),
+      locks: (configured) => observeLocks(configured, { waiting: () => events.waiting?.(), holding: () => events.holding?.() }),
       config: { lockTimeoutMs: 500 },
     });
     server = await serve(app);

@@ -1,17 +1,35 @@
 import { setTimeout } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb } from '../src/db/connect.js';
+import type { Db } from '../src/db/database.js';
 import type { Locks } from '../src/locks/lock.js';
 import { MemoryLocks } from '../src/locks/memory-lock.js';
+import { advisoryLockIds, PostgresLocks } from '../src/locks/postgres-lock.js';
+import { postgres, sqlite, type CreatedDatabase, type TestDatabase } from './helpers/databases.js';
 import { deferred } from './helpers/deferred.js';
 import { noLocks } from './helpers/locks.js';
 
+/**
+ * One suite for every lock implementation. Each mode gives two lock instances; for PostgreSQL they
+ * sit on two separate connection pools, as two replicas would, so the suite checks that the
+ * advisory locks exclude across processes and not only the in-process mutex in front of them.
+ */
+type Mode = { name: string; database: TestDatabase; create(db: [Db, Db], timeoutMs: number): [Locks, Locks] };
+
+const modes: Mode[] = [
+  { name: 'MemoryLocks', database: sqlite, create: ([db], timeoutMs) => { const locks = new MemoryLocks(db, timeoutMs); return [locks, locks]; } },
+  ...(postgres
+    ? [{ name: 'PostgresLocks', database: postgres, create: ([a, b]: [Db, Db], timeoutMs: number): [Locks, Locks] => [new PostgresLocks(a, timeoutMs), new PostgresLocks(b, timeoutMs)] }]
+    : []),
+];
+
 /** How many callers were inside the critical section of one key at the same time, at most. */
-async function maxConcurrency(locks: Locks, callers: number): Promise<number> {
+async function maxConcurrency(locks: [Locks, Locks], callers: number): Promise<number> {
   let inside = 0;
   let max = 0;
   await Promise.all(
-    Array.from({ length: callers }, () =>
-      locks.withLocks(['k'], async () => {
+    Array.from({ length: callers }, (_, index) =>
+      locks[index % 2]!.withLocks(['k'], async () => {
         max = Math.max(max, ++inside);
         await setTimeout(1);
         inside -= 1;
@@ -22,11 +40,11 @@ async function maxConcurrency(locks: Locks, callers: number): Promise<number> {
 }
 
 /** A read-modify-write with a wait in the middle, done concurrently: the final value shows lost updates. */
-async function racedIncrements(locks: Locks, callers: number): Promise<number> {
+async function racedIncrements(locks: [Locks, Locks], callers: number): Promise<number> {
   let value = 0;
   await Promise.all(
-    Array.from({ length: callers }, () =>
-      locks.withLocks(['counter'], async () => {
+    Array.from({ length: callers }, (_, index) =>
+      locks[index % 2]!.withLocks(['counter'], async () => {
         const read = value;
         await setTimeout(1);
         value = read + 1;
@@ -36,70 +54,83 @@ async function racedIncrements(locks: Locks, callers: number): Promise<number> {
   return value;
 }
 
-describe('MemoryLocks', () => {
+describe.each(modes)('$name', (mode) => {
+  let created: CreatedDatabase;
+  let dbs: [Db, Db];
+  const make = (timeoutMs: number) => mode.create(dbs, timeoutMs);
+  beforeAll(async () => {
+    created = await mode.database.create();
+    dbs = [createDb(created.config), createDb(created.config)];
+  });
+  afterAll(async () => {
+    await Promise.all(dbs.map((db) => db.destroy()));
+    await created.drop();
+  });
+
   it('lets one caller at a time into the critical section of a key', async () => {
-    expect(await maxConcurrency(new MemoryLocks(10_000), 50)).toBe(1);
-    expect(await racedIncrements(new MemoryLocks(10_000), 100)).toBe(100);
+    expect(await maxConcurrency(make(10_000), 50)).toBe(1);
+    expect(await racedIncrements(make(10_000), 100)).toBe(100);
   });
 
   it('the same suite fails with a no-op lock: the lock is what keeps it green', async () => {
-    expect(await maxConcurrency(noLocks, 50)).toBeGreaterThan(1);
-    expect(await racedIncrements(noLocks, 100)).toBeLessThan(100);
+    const none = noLocks(make(10_000)[0], dbs[0]);
+    expect(await maxConcurrency([none, none], 50)).toBeGreaterThan(1);
+    expect(await racedIncrements([none, none], 100)).toBeLessThan(100);
   });
 
   it('never deadlocks when callers name the same keys in opposite orders', async () => {
-    const locks = new MemoryLocks(2_000);
-    const runs = Array.from({ length: 200 }, (_, index) =>
-      locks.withLocks(index % 2 ? ['a', 'b'] : ['b', 'a'], () => setTimeout(0)),
+    const locks = make(5_000);
+    const runs = Array.from({ length: 100 }, (_, index) =>
+      locks[index % 2]!.withLocks(index % 4 < 2 ? ['a', 'b'] : ['b', 'a'], () => setTimeout(0)),
     );
-    await expect(Promise.all(runs)).resolves.toHaveLength(200);
-    expect(locks.size).toBe(0);
+    await expect(Promise.all(runs)).resolves.toHaveLength(100);
   });
 
   it('lets different keys proceed in parallel', async () => {
-    const locks = new MemoryLocks(10_000);
+    const [first, second] = make(10_000);
     const bothInside = deferred();
     let inside = 0;
     const enter = () => (++inside === 2 ? bothInside.resolve() : undefined);
     await Promise.all([
-      locks.withLocks(['x'], async () => (enter(), await bothInside.promise)),
-      locks.withLocks(['y'], async () => (enter(), await bothInside.promise)),
+      first.withLocks(['x'], async () => (enter(), await bothInside.promise)),
+      second.withLocks(['y'], async () => (enter(), await bothInside.promise)),
     ]);
   });
 
-  it('gives up with LOCK_TIMEOUT after the timeout, having run nothing', async () => {
-    const locks = new MemoryLocks(50);
+  it.each([0, 1])('gives up with LOCK_TIMEOUT after the timeout, having run nothing (waiter on instance %i)', async (waiterIndex) => {
+    const locks = make(200);
     const release = deferred();
-    const holder = locks.withLocks(['k'], () => release.promise);
+    const holding = deferred();
+    const holder = locks[0].withLocks(['t'], () => (holding.resolve(), release.promise));
+    await holding.promise;
     let ran = false;
-    await expect(locks.withLocks(['k'], async () => void (ran = true))).rejects.toMatchObject({ extensions: { code: 'LOCK_TIMEOUT' } });
+    await expect(locks[waiterIndex]!.withLocks(['t'], async () => void (ran = true))).rejects.toMatchObject({ extensions: { code: 'LOCK_TIMEOUT' } });
     expect(ran).toBe(false);
     release.resolve();
     await holder;
     // The lock is free again: the waiter that gave up did not keep it.
-    await expect(locks.withLocks(['k'], async () => 'ok')).resolves.toBe('ok');
-    expect(locks.size).toBe(0);
+    await expect(locks[waiterIndex]!.withLocks(['t'], async () => 'ok')).resolves.toBe('ok');
   });
 
-  it('stops waiting when the signal aborts, having run nothing', async () => {
-    const locks = new MemoryLocks(10_000);
+  it.each([0, 1])('runs nothing for a caller whose signal aborts while it waits (waiter on instance %i)', async (waiterIndex) => {
+    const locks = make(10_000);
     const release = deferred();
-    const holder = locks.withLocks(['k'], () => release.promise);
+    const holding = deferred();
+    const holder = locks[0].withLocks(['s'], () => (holding.resolve(), release.promise));
+    await holding.promise;
     const client = new AbortController();
     let ran = false;
-    const waiter = locks.withLocks(['k'], async () => void (ran = true), { signal: client.signal });
+    const waiter = locks[waiterIndex]!.withLocks(['s'], async () => void (ran = true), { signal: client.signal });
     client.abort(new Error('client left'));
-    await expect(waiter).rejects.toThrow('client left');
     release.resolve();
+    await expect(waiter).rejects.toThrow('client left');
     await holder;
     expect(ran).toBe(false);
-    expect(locks.size).toBe(0);
   });
 
   it('finishes the work once the locks are held, whatever the signal does', async () => {
-    const locks = new MemoryLocks(10_000);
     const client = new AbortController();
-    const result = locks.withLocks(['k'], async () => {
+    const result = make(10_000)[0].withLocks(['f'], async () => {
       client.abort();
       await setTimeout(5);
       return 'done';
@@ -108,9 +139,32 @@ describe('MemoryLocks', () => {
   });
 
   it('releases the locks when the work throws', async () => {
-    const locks = new MemoryLocks(1_000);
-    await expect(locks.withLocks(['a', 'b'], async () => { throw new Error('boom'); })).rejects.toThrow('boom');
-    await expect(locks.withLocks(['b', 'a'], async () => 'free')).resolves.toBe('free');
-    expect(locks.size).toBe(0);
+    const [first, second] = make(1_000);
+    await expect(first.withLocks(['a', 'b'], async () => { throw new Error('boom'); })).rejects.toThrow('boom');
+    await expect(second.withLocks(['b', 'a'], async () => 'free')).resolves.toBe('free');
   });
 });
+
+describe('MemoryLocks bookkeeping', () => {
+  it('keeps no mutex for a key nobody holds or waits for', async () => {
+    const locks = new MemoryLocks(undefined as unknown as Db, 50);
+    const release = deferred();
+    const holder = locks.withLocks(['k'], () => release.promise);
+    await expect(locks.withLocks(['k'], async () => undefined)).rejects.toMatchObject({ extensions: { code: 'LOCK_TIMEOUT' } });
+    release.resolve();
+    await holder;
+    expect(locks.size).toBe(0);
+    const patient = new MemoryLocks(undefined as unknown as Db, 10_000);
+    await Promise.all(Array.from({ length: 100 }, (_, i) => patient.withLocks([`n${i}`, 'shared'], () => setTimeout(0))));
+    expect(patient.size).toBe(0);
+  });
+});
+
+describe('advisory lock ids', () => {
+  it('are stable, deduplicated and in one global order', () => {
+    expect(advisoryLockIds(['account:2', 'account:1', 'account:2'])).toEqual(advisoryLockIds(['account:1', 'account:2']));
+    expect(advisoryLockIds(['a', 'b'])).toEqual(advisoryLockIds(['b', 'a']));
+    expect(advisoryLockIds(['x'])).toHaveLength(1);
+  });
+});
+

@@ -1,5 +1,6 @@
 // The ceiling: node:http answering every request with the hello payload, no GraphQL at all. Whatever
-// a GraphQL server does costs throughput relative to this. DELAY_MS (default 0) mimics hello's timer.
+// a GraphQL server does costs throughput relative to this. DELAY_MS (default 0) mimics hello's timer
+// for POSTs; other requests (the bench's GET /health) are answered at once.
 import { createServer } from 'node:http';
 
 const port = Number(process.env.PORT ?? 0);
@@ -13,5 +14,5 @@ createServer((request, response) => {
   };
   // Read the whole body first, as any real server must before it answers.
   request.resume();
-  request.once('end', () => (delayMs > 0 ? setTimeout(answer, delayMs) : answer()));
+  request.once('end', () => (delayMs > 0 && request.method === 'POST' ? setTimeout(answer, delayMs) : answer()));
 }).listen(port, '127.0.0.1', () => console.log(`bare server on http://127.0.0.1:${port} (delay ${delayMs} ms)`));

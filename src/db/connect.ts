@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect, type LogEvent } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type Dialect, type LogEvent } from 'kysely';
+import pg from 'pg';
 import type { DatabaseConfig } from '../config.js';
 import type { Db } from './database.js';
 
@@ -17,7 +18,11 @@ export function createDb(config: DatabaseConfig, { onQuery }: ConnectOptions = {
         if (event.level === 'query') onQuery(event.query.sql);
       }
     : undefined;
-  return new Kysely({ dialect: new SqliteDialect({ database: openSqlite(config.filename) }), log });
+  const dialect: Dialect =
+    config.dialect === 'sqlite'
+      ? new SqliteDialect({ database: openSqlite(config.filename) })
+      : new PostgresDialect({ pool: createPostgresPool(config) });
+  return new Kysely({ dialect, log });
 }
 
 function openSqlite(filename: string): SQLite.Database {
@@ -30,4 +35,23 @@ function openSqlite(filename: string): SQLite.Database {
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
   return database;
+}
+
+function createPostgresPool(config: Extract<DatabaseConfig, { dialect: 'postgres' }>): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: config.url,
+    max: config.poolSize,
+    application_name: config.applicationName,
+    // A request waits at most this long for a connection, so an unreachable database fails it
+    // within seconds (DATABASE_UNAVAILABLE) instead of hanging.
+    connectionTimeoutMillis: 3_000,
+    // Detects a database that stops answering on an open connection.
+    keepAlive: true,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client whose connection dies (the server restarted, an admin terminated it) emits
+  // 'error' on the pool; unhandled, that would crash the process. The pool drops the client and
+  // the next request opens a new connection.
+  pool.on('error', () => {});
+  return pool;
 }

@@ -1,19 +1,20 @@
 import { InsufficientFundsError, NotFoundError } from '../errors.js';
 import type { AccountRow, Db, TransferRow } from './database.js';
+import { inTransaction } from './transaction.js';
 
 export type TransferResult = { transfer: TransferRow; from: AccountRow; to: AccountRow };
 
 /**
- * Moves `amount` from one account to another in one transaction: the debit, the credit and the
- * transfer record commit together or not at all. The caller holds the locks of both accounts, so
- * the balance read here cannot change before the write. Throws NOT_FOUND (the payer is checked
+ * Moves `amount` from one account to another in one transaction (a new one, or the one `db` is):
+ * the debit, the credit and the transfer record commit together or not at all. The caller holds
+ * the locks of both accounts, so the balance read here cannot change before the write. Throws NOT_FOUND (the payer is checked
  * first) or INSUFFICIENT_FUNDS, and then nothing is written.
  */
 export async function applyTransfer(
   db: Db,
   { fromId, toId, amount }: { fromId: number; toId: number; amount: number },
 ): Promise<TransferResult> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const accounts = await trx.selectFrom('accounts').select(['id', 'name', 'balance']).where('id', 'in', [fromId, toId]).execute();
     const from = accounts.find((account) => account.id === fromId);
     const to = accounts.find((account) => account.id === toId);

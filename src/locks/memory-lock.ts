@@ -1,4 +1,5 @@
 import { Mutex } from 'async-mutex';
+import type { Db } from '../db/database.js';
 import { LockTimeoutError } from '../errors.js';
 import type { Locks } from './lock.js';
 
@@ -13,10 +14,17 @@ type Release = () => void;
 export class MemoryLocks implements Locks {
   readonly #entries = new Map<string, Entry>();
 
-  constructor(private readonly timeoutMs: number) {}
+  constructor(
+    private readonly db: Db,
+    readonly timeoutMs: number,
+  ) {}
 
-  async withLocks<T>(keys: readonly string[], work: () => Promise<T>, { signal }: { signal?: AbortSignal } = {}): Promise<T> {
-    const deadline = Date.now() + this.timeoutMs;
+  withLocks<T>(keys: readonly string[], work: (db: Db) => Promise<T>, options: { signal?: AbortSignal } = {}): Promise<T> {
+    return this.withLocksUntil(Date.now() + this.timeoutMs, keys, () => work(this.db), options);
+  }
+
+  /** withLocks with an absolute deadline, so that a caller can spend what is left of it on more locks. */
+  async withLocksUntil<T>(deadline: number, keys: readonly string[], work: () => Promise<T>, { signal }: { signal?: AbortSignal } = {}): Promise<T> {
     const releases: Release[] = [];
     try {
       for (const key of [...new Set(keys)].sort()) releases.push(await this.#acquire(key, deadline, signal));

@@ -48,8 +48,8 @@ builder.mutationField('increment', (t) =>
       assertInRange('workMs', workMs, 0, MAX_WORK_MS);
       return ctx.locks.withLocks(
         [`counter:${name}`],
-        async () => {
-          const value = (await readCounter(ctx.db, name)) + by;
+        async (db) => {
+          const value = (await readCounter(db, name)) + by;
           // Once the lock is held the increment completes, even if the client leaves meanwhile.
           if (workMs > 0) await setTimeout(workMs);
           if (value < INT_MIN || value > INT_MAX) {
@@ -57,7 +57,7 @@ builder.mutationField('increment', (t) =>
               argument: 'by',
             });
           }
-          await writeCounter(ctx.db, name, value);
+          await writeCounter(db, name, value);
           return { name, value };
         },
         { signal: ctx.request.signal },

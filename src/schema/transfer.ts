@@ -53,7 +53,7 @@ builder.mutationField('transfer', (t) =>
 
       const result = await ctx.locks.withLocks(
         [`account:${fromId}`, `account:${toId}`],
-        () => applyTransfer(ctx.db, { fromId, toId, amount: args.amount }),
+        (db) => applyTransfer(db, { fromId, toId, amount: args.amount }),
         { signal: ctx.request.signal },
       );
       // This request's loaders may hold balances from before the write: replace them with the

@@ -36,7 +36,7 @@ export async function createTestApp(
   database: TestDatabase,
   { config: overrides, ...options }: AppOptions & { config?: Partial<Config> } = {},
 ): Promise<TestApp> {
-  const { config, drop } = database.create();
+  const { config, drop } = await database.create();
   const statements: string[] = [];
   const app = await createApp(testConfig(config, overrides), { logging: false, onQuery: (sql) => statements.push(sql), ...options });
   return Object.assign(app, {
@@ -47,7 +47,7 @@ export async function createTestApp(
       graphqlRequest(app.yoga.fetch.bind(app.yoga), 'http://yoga/graphql', query, variables, init),
     async dispose() {
       await app.close();
-      drop();
+      await drop();
     },
   });
 }

@@ -1,9 +1,10 @@
+import type { Db } from '../../src/db/database.js';
 import type { Locks } from '../../src/locks/lock.js';
 
 /** A lock that locks nothing: the suites run with it to show that the real lock is what keeps them green. */
-export const noLocks: Locks = {
-  withLocks: (_keys, work) => work(),
-};
+export const noLocks = (_configured: Locks, db: Db): Locks => ({
+  withLocks: (_keys, work) => work(db),
+});
 
 /** Wraps a Locks and calls back when a caller starts waiting and when it holds its locks. */
 export function observeLocks(inner: Locks, events: { waiting?: (keys: readonly string[]) => void; holding?: (keys: readonly string[]) => void }): Locks {
@@ -12,9 +13,9 @@ export function observeLocks(inner: Locks, events: { waiting?: (keys: readonly s
       events.waiting?.(keys);
       return inner.withLocks(
         keys,
-        () => {
+        (db) => {
           events.holding?.(keys);
-          return work();
+          return work(db);
         },
         options,
       );

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { isPostgres } from '../dialect.js';
 
 // Frozen once merged: a schema change is a new file.
 
@@ -12,7 +13,8 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('transfers')
-    .addColumn('id', 'integer', (col) => col.primaryKey().autoIncrement())
+    // SQLite's AUTOINCREMENT and PostgreSQL's identity both hand out ever-increasing ids.
+    .addColumn('id', 'integer', (col) => (isPostgres(db) ? col.primaryKey().generatedAlwaysAsIdentity() : col.primaryKey().autoIncrement()))
     .addColumn('from_id', 'integer', (col) => col.notNull().references('accounts.id'))
     .addColumn('to_id', 'integer', (col) => col.notNull().references('accounts.id'))
     .addColumn('amount', 'integer', (col) => col.notNull().check(sql`amount > 0`))
