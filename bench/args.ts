@@ -6,12 +6,14 @@ export type Settings = {
   /** Seconds measured per run, after the warm-up. */
   durationS: number;
   warmupS: number;
+  /** Profile our server (node --cpu-prof) into bench/results/profiles/. */
+  profile: boolean;
 };
 
-const USAGE = `npm run bench -- [--only NAME[,NAME...]] [--rounds N] [--duration SECONDS] [--warmup SECONDS]`;
+const USAGE = `npm run bench -- [--only NAME[,NAME...]] [--rounds N] [--duration SECONDS] [--warmup SECONDS] [--profile]`;
 
 export function parseArgs(argv: readonly string[], scenarioNames: readonly string[]): Settings {
-  const settings: Settings = { only: undefined, rounds: 3, durationS: 10, warmupS: 2 };
+  const settings: Settings = { only: undefined, rounds: 3, durationS: 10, warmupS: 2, profile: false };
   for (let index = 0; index < argv.length; index += 1) {
     const flag = argv[index];
     const value = argv[index + 1];
@@ -39,6 +41,9 @@ export function parseArgs(argv: readonly string[], scenarioNames: readonly strin
         break;
       case '--warmup':
         settings.warmupS = number();
+        break;
+      case '--profile':
+        settings.profile = true;
         break;
       default:
         throw new Error(`Unknown argument ${flag}. Usage: ${USAGE}`);

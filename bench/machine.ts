@@ -10,3 +10,14 @@ export function describeMachine(): string {
   const load = loadavg().map((value) => value.toFixed(2)).join(' ');
   return `nproc ${nproc}, ${model}, node ${process.version}, load average at start ${load}`;
 }
+
+/**
+ * The kernel's count of connections dropped because a listen queue was full (system-wide, from
+ * /proc/net/netstat). A burst of connections that overflows the server's accept backlog shows here.
+ */
+export function readListenOverflows(): number {
+  const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((line) => line.startsWith('TcpExt:'));
+  const names = lines[0]?.split(/\s+/) ?? [];
+  const values = lines[1]?.split(/\s+/) ?? [];
+  return Number(values[names.indexOf('ListenOverflows')] ?? Number.NaN);
+}

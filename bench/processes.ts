@@ -27,6 +27,8 @@ export type StartOptions = {
   /** A TypeScript entry point, run by `node --import tsx` so that the PID is node's own. */
   script: string;
   env: Record<string, string>;
+  /** Extra node flags, such as --cpu-prof. */
+  nodeArgs?: readonly string[];
   /** Variables of this process's environment the server must not inherit. */
   unsetEnv?: readonly string[];
   logFile: string;

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, type Settings } from './args.js';
 import { postBody } from './graphql.js';
 import { runLoad } from './loadgen.js';
-import { describeMachine } from './machine.js';
+import { describeMachine, readListenOverflows } from './machine.js';
 import { killAllServers, LOADGEN_CORE, pinSelfToLoadgenCore, SERVER_CORE, tail, type ServerProcess } from './processes.js';
 import { evaluateBars, renderBars, renderDetails, renderTable, summarize, type RunRecord } from './report.js';
 import { classifier, scenarios, type Scenario } from './scenarios.js';
@@ -40,7 +40,10 @@ async function main(): Promise<number> {
   console.log(header);
   console.log(`Estimated time: ~${Math.ceil(estimateSeconds(selected, settings) / 60)} min. Logs in ${workDir}\n`);
 
-  const context: TargetContext = { repoDir, workDir, templateDb: await prepareTemplateDb({ repoDir, workDir }) };
+  const resultsDir = join(benchDir, 'results');
+  const profileDir = settings.profile ? join(resultsDir, 'profiles') : undefined;
+  if (profileDir) console.log(`Profiling our server: .cpuprofile files go to ${profileDir}\n`);
+  const context: TargetContext = { repoDir, workDir, templateDb: await prepareTemplateDb({ repoDir, workDir }), profileDir };
   const records: RunRecord[] = [];
   for (let round = 1; round <= settings.rounds; round += 1) {
     for (const scenario of selected) {
@@ -62,7 +65,8 @@ async function main(): Promise<number> {
     '',
     renderTable(rows),
     '',
-    'req/s counts successful responses only; p50/p99 are response latencies in the measured window; errors are GraphQL errors, non-2xx ' +
+    'req/s counts successful responses only (summed per-connection rates in the measured window); p50/p99 are latencies of the responses ' +
+      'in the measured window, leaving out each connection\'s first response (it includes the TCP handshake); errors are GraphQL errors, non-2xx ' +
       'responses, connection errors and timeouts over the whole run (warm-up included); peak RSS is the server process\'s VmHWM, max over rounds; ' +
       'ratios are medians of per-round ratios.',
     '',
@@ -81,7 +85,6 @@ async function main(): Promise<number> {
   ].join('\n');
   console.log(`\n${report}`);
 
-  const resultsDir = join(benchDir, 'results');
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(join(resultsDir, 'latest.md'), report);
   console.log(`Written to ${join(resultsDir, 'latest.md')}`);
@@ -92,6 +95,7 @@ async function main(): Promise<number> {
 async function runOne(scenario: Scenario, kind: ServerKind, round: number, settings: Settings, context: TargetContext): Promise<RunRecord> {
   const record: RunRecord = { scenario: scenario.name, server: kind, round, checks: [], notes: [] };
   let server: ServerProcess | undefined;
+  const overflowsBefore = readListenOverflows();
   try {
     server = await startTarget(kind, context, { tag: `${scenario.name}-${kind}-r${round}`, delayMs: scenario.bareDelayMs });
     if (scenario.prepare) record.notes.push(await scenario.prepare(server.url));
@@ -115,12 +119,18 @@ async function runOne(scenario: Scenario, kind: ServerKind, round: number, setti
       amount: scenario.amount?.(warmupS + settings.durationS),
     });
     record.load = load;
+    // Evidence for slow first responses: a burst of new connections overflowing the accept queue.
+    const overflows = readListenOverflows() - overflowsBefore;
+    if (overflows > 0 || load.firstResponseMaxMs > 2 * Math.max(load.p99Ms, 100)) {
+      record.notes.push(`${overflows} listen-queue overflows; slowest first response of a connection ${load.firstResponseMaxMs.toFixed(0)} ms (not in p50/p99)`);
+    }
     if (scenario.verify) record.checks.push(...(await scenario.verify(server.url, load, load.ok + 1)));
     record.peakRssMb = server.peakRssMb();
   } catch (error) {
     record.failure = `${(error as Error).message}${server ? `\n--- ${server.logFile} ---\n${tail(server.logFile)}` : ''}`;
   } finally {
-    await server?.stop();
+    // A profiled server needs time to write its profile on its way out.
+    await server?.stop(context.profileDir ? 15_000 : 3000);
   }
   return record;
 }
@@ -130,7 +140,7 @@ function progressLine(r: RunRecord): string {
   if (r.failure) return `${what} FAILED: ${r.failure}`;
   const load = r.load!;
   const errors = load.graphqlErrors + load.non2xx + load.transportErrors;
-  const checks = r.checks.map((c) => ` ${c.name}: ${c.pass ? 'PASS' : 'FAIL'} (${c.detail})`).join(';');
+  const checks = [...r.checks.map((c) => `${c.name}: ${c.pass ? 'PASS' : 'FAIL'} (${c.detail})`), ...r.notes].map((text) => `; ${text}`).join('');
   return `${what} ${load.rps.toFixed(0).padStart(6)} req/s  p50 ${load.p50Ms.toFixed(1)} ms  p99 ${load.p99Ms.toFixed(1)} ms  errors ${errors}  business ${load.business}  RSS ${r.peakRssMb?.toFixed(1)} MB${checks}`;
 }
 

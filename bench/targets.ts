@@ -18,6 +18,8 @@ const OUR_CONFIG_VARS = [
   'MAX_DEPTH', 'MAX_ALIASES', 'MAX_TOKENS', 'MAX_DIRECTIVES', 'MAX_COST',
 ];
 
+const ourEnv = (databaseUrl: string) => ({ env: { DATABASE_URL: databaseUrl }, unsetEnv: OUR_CONFIG_VARS });
+
 export type TargetContext = {
   /** The repository root: the servers run from it so that `--import tsx` resolves. */
   repoDir: string;
@@ -25,6 +27,8 @@ export type TargetContext = {
   workDir: string;
   /** A database our server created and seeded, copied for plain Yoga (see prepareTemplateDb). */
   templateDb: string;
+  /** When set, our server runs with --cpu-prof and writes its profile into this folder on exit. */
+  profileDir?: string;
 };
 
 export async function startTarget(
@@ -36,7 +40,12 @@ export async function startTarget(
   const common = { name: `${SERVER_LABELS[kind]} [${tag}]`, cwd: context.repoDir, logFile };
   switch (kind) {
     case 'ours':
-      return startServer({ ...common, ...ourEnv(`file:${join(context.workDir, `${tag}.sqlite`)}`), script: 'src/main.ts' });
+      return startServer({
+        ...common,
+        ...ourEnv(`file:${join(context.workDir, `${tag}.sqlite`)}`),
+        script: 'src/main.ts',
+        nodeArgs: context.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${context.profileDir}`, `--cpu-prof-name=${tag}.cpuprofile`] : [],
+      });
     case 'bare':
       return startServer({ ...common, script: 'bench/servers/bare.ts', env: { DELAY_MS: String(delayMs) } });
     case 'plain-yoga': {
@@ -64,7 +73,6 @@ export async function prepareTemplateDb(context: Omit<TargetContext, 'templateDb
   return templateDb;
 }
 
-const ourEnv = (databaseUrl: string) => ({ env: { DATABASE_URL: databaseUrl }, unsetEnv: OUR_CONFIG_VARS });
 
 function copyDatabase(from: string, to: string): void {
   copyFileSync(from, to);

@@ -1,10 +1,13 @@
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { createYoga, useExecutionCancellation, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { sql } from 'kysely';
+import { createYoga, maskError, useExecutionCancellation, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from './config.js';
 import { createContext, type AppContext } from './context.js';
 import { createDb, type ConnectOptions } from './db/connect.js';
 import type { Db } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { isDatabaseUnavailable } from './db/unavailable.js';
+import { DatabaseUnavailableError } from './errors.js';
 import { graphiqlOptions } from './graphiql.js';
 import { useArmorLimits } from './limits/armor.js';
 import { useCostLimit } from './limits/cost-limit.js';
@@ -54,7 +57,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     maxRequestBodySize: config.maxBodyBytes,
     landingPage: false,
     logging: options.logging ?? true,
+    maskedErrors: {
+      // Unexpected errors stay masked, but a lost database gets a code that says "retry", not "bug".
+      maskError: (error, message, isDev) => (isDatabaseUnavailable(error) ? new DatabaseUnavailableError() : maskError(error, message, isDev)),
+    },
     plugins: [
+      // /health (built in) says the process is alive; /readiness says it can serve: 503 while
+      // the database does not answer, so a load balancer sends traffic to other replicas.
+      useReadinessCheck({ endpoint: '/readiness', check: async () => void (await sql`SELECT 1`.execute(db)) }),
       // Stops executing an operation whose client has gone, and hands resolvers the aborted signal.
       useExecutionCancellation(),
       ...useArmorLimits(config.limits),

@@ -34,6 +34,15 @@ export class LockTimeoutError extends GraphQLError {
   }
 }
 
+/** The database cannot be reached; the request changed nothing and may be retried. */
+export class DatabaseUnavailableError extends GraphQLError {
+  constructor() {
+    super('The database is unavailable; nothing was changed. Try again shortly.', {
+      extensions: { code: 'DATABASE_UNAVAILABLE' },
+    });
+  }
+}
+
 /**
  * A query was refused by one of the limits in src/limits/ before anything ran. It is a validation
  * error, so the GraphQL-over-HTTP spec's status for those (400 with application/graphql-response+json)

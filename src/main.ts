@@ -1,6 +1,7 @@
 // Reads the configuration, starts the app, and stops it cleanly on SIGINT or SIGTERM.
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type DatabaseConfig } from './config.js';
+import { isDatabaseUnavailable } from './db/unavailable.js';
 import { listen } from './http-server.js';
 
 async function main(): Promise<void> {
@@ -34,6 +35,10 @@ main().catch((error: unknown) => {
   if (error instanceof ConfigError) {
     console.error(`Configuration error: ${error.message}`);
     process.exit(2);
+  }
+  if (isDatabaseUnavailable(error)) {
+    console.error(`Cannot reach the database: ${(error as Error).message}. Check DATABASE_URL and that the database is running.`);
+    process.exit(1);
   }
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {

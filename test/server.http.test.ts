@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,9 +7,8 @@ import type { RunningServer } from '../src/http-server.js';
 import { databases } from './helpers/databases.js';
 import { countdown } from './helpers/deferred.js';
 import { createTestApp, graphqlRequest, type TestApp } from './helpers/graphql.js';
+import { run, startServerProcess } from './helpers/processes.js';
 import { serve } from './helpers/server.js';
-
-const root = new URL('..', import.meta.url);
 
 describe('the HTTP server', () => {
   let app: TestApp;
@@ -82,30 +79,13 @@ describe('graceful shutdown', () => {
   });
 });
 
-/** Runs a command in the project folder and collects its output until it exits. */
-function run(command: string, args: string[], env: Record<string, string>) {
-  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
-  const exited = once(child, 'exit').then(([code]) => ({ code: code as number | null, stdout, stderr }));
-  return { child, exited, output: () => stdout };
-}
-
 describe('the server process', () => {
   const dir = mkdtempSync(join(tmpdir(), 'graphql-async-main-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('starts with `npm start`, serves, and exits 0 on SIGTERM sent to npm', async () => {
-    const server = run('npm', ['start'], { PORT: '0', DATABASE_URL: `file:${join(dir, 'start.sqlite')}` });
-    const url = await new Promise<string>((resolve, reject) => {
-      server.child.stdout.on('data', () => {
-        const match = /GraphQL server on (http:\/\/[^/\s]+)\/graphql/.exec(server.output());
-        if (match?.[1]) resolve(match[1]);
-      });
-      void server.exited.then(({ stderr }) => reject(new Error(`exited early: ${stderr}`)));
-    });
+    const server = await startServerProcess({ DATABASE_URL: `file:${join(dir, 'start.sqlite')}` }, ['npm', ['start']]);
+    const url = server.url;
     const { body } = await graphqlRequest(fetch, `${url}/graphql`, '{ hello(delayMs: 0) }');
     expect(body.data?.hello).toBe('Hello, World');
     server.child.kill('SIGTERM');
@@ -117,11 +97,19 @@ describe('the server process', () => {
   it.each([
     [{ PORT: 'abc' }, 'Configuration error: PORT must be a whole number from 0 to 65535; got "abc".'],
     [{ DATABASE_URL: 'mysql://localhost/db' }, 'Configuration error: DATABASE_URL "mysql://localhost/db" is not understood.'],
-    [{ DATABASE_URL: 'postgres://localhost/db' }, 'Configuration error: DATABASE_URL: PostgreSQL is not supported yet'],
+    [{ DATABASE_URL: 'postgres://localhost' }, 'Configuration error: DATABASE_URL needs a host and a database name'],
   ])('refuses %o with a clear message and a non-zero exit, not a stack trace', async (env, message) => {
     const { code, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/main.ts'], env).exited;
     expect(code).toBe(2);
     expect(stderr).toContain(message);
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('says so plainly when the database cannot be reached at start', async () => {
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    const { code, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/main.ts'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' }).exited;
+    expect(code).toBe(1);
+    expect(stderr).toContain('Cannot reach the database');
     expect(stderr).not.toMatch(/\n\s+at /);
   });
 });

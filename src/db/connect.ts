@@ -49,9 +49,11 @@ function createPostgresPool(config: Extract<DatabaseConfig, { dialect: 'postgres
     keepAlive: true,
     idleTimeoutMillis: 30_000,
   });
-  // An idle client whose connection dies (the server restarted, an admin terminated it) emits
-  // 'error' on the pool; unhandled, that would crash the process. The pool drops the client and
-  // the next request opens a new connection.
+  // A connection that dies (the server restarted, an admin terminated it, the network dropped)
+  // emits 'error': on the pool for an idle client, on the client itself for one in use. Unhandled,
+  // either would crash the process. The query in progress fails on its own (DATABASE_UNAVAILABLE),
+  // the pool drops the broken client, and the next request opens a new connection.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }

@@ -64,3 +64,9 @@ export const databases: TestDatabase[] = postgresUrl ? [sqlite, postgresAt(postg
 
 /** The PostgreSQL database, for tests that only make sense there (several processes on one database). */
 export const postgres: TestDatabase | undefined = databases.find((database) => database.name === 'postgres');
+
+/** The URL of a PostgreSQL test database; throws for any other kind. */
+export function postgresUrlOf(database: CreatedDatabase): string {
+  if (database.config.dialect !== 'postgres') throw new Error(`expected a PostgreSQL database, got ${database.config.dialect}`);
+  return database.config.url;
+}
