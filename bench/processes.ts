@@ -67,7 +67,7 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
   for (const name of options.unsetEnv ?? []) delete inherited[name];
   const log = openSync(options.logFile, 'a');
   // taskset execs node in place (no fork), so child.pid is the node process whose VmHWM we read.
-  const child = spawn('taskset', ['-c', String(SERVER_CORE), process.execPath, '--import', 'tsx', options.script], {
+  const child = spawn('taskset', ['-c', String(SERVER_CORE), process.execPath, ...(options.nodeArgs ?? []), '--import', 'tsx', options.script], {
     cwd: options.cwd,
     env: { ...inherited, NODE_ENV: 'production', ...options.env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', log, log],

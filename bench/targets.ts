@@ -23,11 +23,17 @@ const ourEnv = (databaseUrl: string) => ({ env: { DATABASE_URL: databaseUrl }, u
 export type TargetContext = {
   /** The repository root: the servers run from it so that `--import tsx` resolves. */
   repoDir: string;
+  /**
+   * Where our server's src/main.ts is run from: the repository, or a snapshot of it (a copy of
+   * src/, package.json and tsconfig.json with node_modules linked) when src/ is being edited while
+   * the bench runs, so that every run measures the same code.
+   */
+  oursDir: string;
   /** A temporary folder for database files and server logs. */
   workDir: string;
   /** A database our server created and seeded, copied for plain Yoga (see prepareTemplateDb). */
   templateDb: string;
-  /** When set, our server runs with --cpu-prof and writes its profile into this folder on exit. */
+  /** When set, our server runs with --cpu-prof and writes its profiles under this folder on exit. */
   profileDir?: string;
 };
 
@@ -42,9 +48,12 @@ export async function startTarget(
     case 'ours':
       return startServer({
         ...common,
+        cwd: context.oursDir,
         ...ourEnv(`file:${join(context.workDir, `${tag}.sqlite`)}`),
         script: 'src/main.ts',
-        nodeArgs: context.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${context.profileDir}`, `--cpu-prof-name=${tag}.cpuprofile`] : [],
+        // One folder per run, with node's default names: the main thread and tsx's loader thread each
+        // write a profile, and one --cpu-prof-name would make them overwrite each other.
+        nodeArgs: context.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(context.profileDir, tag)}`] : [],
       });
     case 'bare':
       return startServer({ ...common, script: 'bench/servers/bare.ts', env: { DELAY_MS: String(delayMs) } });
@@ -60,12 +69,12 @@ export async function startTarget(
  * Lets our server create and seed a database, then stops it cleanly (closing SQLite checkpoints
  * the WAL), so that plain Yoga reads the very same schema and rows our migrations make.
  */
-export async function prepareTemplateDb(context: Omit<TargetContext, 'templateDb'>): Promise<string> {
+export async function prepareTemplateDb(context: Pick<TargetContext, 'oursDir' | 'workDir'>): Promise<string> {
   const templateDb = join(context.workDir, 'template.sqlite');
   const server = await startServer({
     name: 'ours [template database]',
     script: 'src/main.ts',
-    cwd: context.repoDir,
+    cwd: context.oursDir,
     logFile: join(context.workDir, 'template.log'),
     ...ourEnv(`file:${templateDb}`),
   });

@@ -14,14 +14,23 @@ import { useCostLimit } from './limits/cost-limit.js';
 import type { Locks } from './locks/lock.js';
 import { MemoryLocks } from './locks/memory-lock.js';
 import { PostgresLocks } from './locks/postgres-lock.js';
+import { MemoryJobEvents, PostgresJobEvents, type JobEvents } from './queue/job-events.js';
+import { TransferQueue } from './queue/transfer-queue.js';
 import { schema } from './schema/index.js';
 
 export type App = {
   yoga: YogaServerInstance<Record<string, unknown>, AppContext>;
   db: Db;
   locks: Locks;
-  /** Disposes Yoga's plugins and closes the database, once however often called. The HTTP server is the caller's. */
-  close(): Promise<void>;
+  queue: TransferQueue;
+  /** Completes every open subscription and stops the queue taking new items; returns at once. */
+  beginShutdown(): void;
+  /**
+   * Lets the queue's running items finish (up to `timeoutMs`, by default SHUTDOWN_TIMEOUT_MS),
+   * disposes Yoga's plugins and closes the database, once however often called. The HTTP server is
+   * the caller's (http-server.ts).
+   */
+  close(timeoutMs?: number): Promise<void>;
 };
 
 export type AppOptions = ConnectOptions & {
@@ -47,10 +56,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   }
   const configuredLocks = createLocks(config, db);
   const locks = options.locks?.(configuredLocks, db) ?? configuredLocks;
+  const jobEvents = await createJobEvents(config, db);
+  const queue = new TransferQueue(db, locks, jobEvents, {
+    concurrency: config.queue.concurrency,
+    itemWorkMs: config.queue.itemWorkMs,
+    ownership: config.database.dialect === 'postgres' ? 'shared' : 'exclusive',
+  });
+  const shutdown = new AbortController();
+  const deps = { db, locks, queue, jobEvents, queueConfig: config.queue, shutdownSignal: shutdown.signal };
 
   const yoga = createYoga<Record<string, unknown>, AppContext>({
     schema,
-    context: () => createContext({ db, locks }),
+    context: () => createContext(deps),
     graphiql: graphiqlOptions,
     // GraphiQL's scripts are served inline from this process: the page works with no internet access.
     renderGraphiQL,
@@ -73,14 +90,25 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ],
   });
 
+  await queue.start();
+
   let closing: Promise<void> | undefined;
+  const beginShutdown = () => {
+    shutdown.abort();
+    queue.requestStop();
+  };
   return {
     yoga,
     db,
     locks,
-    close: () =>
+    queue,
+    beginShutdown,
+    close: (timeoutMs = config.shutdownTimeoutMs) =>
       (closing ??= (async () => {
+        beginShutdown();
+        await queue.stop(timeoutMs);
         await yoga.dispose();
+        await jobEvents.close();
         await db.destroy();
       })()),
   };
@@ -89,4 +117,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 /** In-process locks guard one process on SQLite; PostgreSQL needs locks that hold across replicas. */
 function createLocks(config: Config, db: Db): Locks {
   return config.database.dialect === 'postgres' ? new PostgresLocks(db, config.lockTimeoutMs) : new MemoryLocks(db, config.lockTimeoutMs);
+}
+
+/** One process needs nothing but itself; replicas on PostgreSQL hear each other through LISTEN/NOTIFY. */
+async function createJobEvents(config: Config, db: Db): Promise<JobEvents> {
+  if (config.database.dialect !== 'postgres') return new MemoryJobEvents();
+  const events = new PostgresJobEvents(db, { connectionString: config.database.url, application_name: config.database.applicationName });
+  await events.start();
+  return events;
 }

@@ -32,7 +32,17 @@ export type Config = Readonly<{
   /** How long a shutdown waits for in-flight requests before aborting them. */
   shutdownTimeoutMs: number;
   limits: Readonly<LimitsConfig>;
+  queue: Readonly<QueueConfig>;
 }>;
+
+export type QueueConfig = {
+  /** Items this process runs at once; 0: an API-only replica that runs no workers. */
+  concurrency: number;
+  /** Items waiting or running over the whole database above which submitTransfers is refused. */
+  maxPending: number;
+  /** Simulated work per item, outside its locks and transaction. */
+  itemWorkMs: number;
+};
 
 /** A configuration mistake: main.ts prints the message alone and exits non-zero. */
 export class ConfigError extends Error {}
@@ -47,6 +57,8 @@ export const defaultLimits: LimitsConfig = {
   maxDirectives: 50,
   maxCost: 50_000,
 };
+
+export const defaultQueue: QueueConfig = { concurrency: 4, maxPending: 100_000, itemWorkMs: 0 };
 
 type Env = Record<string, string | undefined>;
 
@@ -65,6 +77,11 @@ export function loadConfig(env: Env = process.env): Config {
       maxTokens: readInt(env, 'MAX_TOKENS', defaultLimits.maxTokens, 1, 10_000_000),
       maxDirectives: readInt(env, 'MAX_DIRECTIVES', defaultLimits.maxDirectives, 0, 100_000),
       maxCost: readInt(env, 'MAX_COST', defaultLimits.maxCost, 1, 1_000_000_000),
+    }),
+    queue: Object.freeze({
+      concurrency: readInt(env, 'QUEUE_CONCURRENCY', defaultQueue.concurrency, 0, 256),
+      maxPending: readInt(env, 'QUEUE_MAX_PENDING', defaultQueue.maxPending, 1, 100_000_000),
+      itemWorkMs: readInt(env, 'QUEUE_ITEM_WORK_MS', defaultQueue.itemWorkMs, 0, 60_000),
     }),
   });
 }

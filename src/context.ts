@@ -1,10 +1,21 @@
 import type { YogaInitialContext } from 'graphql-yoga';
+import type { QueueConfig } from './config.js';
 import type { Db } from './db/database.js';
 import { createLoaders, type Loaders } from './loaders.js';
 import type { Locks } from './locks/lock.js';
+import type { JobEvents } from './queue/job-events.js';
+import type { TransferQueue } from './queue/transfer-queue.js';
 
 /** The long-lived parts, made once by createApp. */
-export type Deps = { db: Db; locks: Locks };
+export type Deps = {
+  db: Db;
+  locks: Locks;
+  queue: TransferQueue;
+  jobEvents: JobEvents;
+  queueConfig: QueueConfig;
+  /** Aborts when the server starts shutting down: open subscriptions complete at once. */
+  shutdownSignal: AbortSignal;
+};
 
 /** What every resolver sees: the deps plus this request's own loaders. */
 export type AppContext = Deps & { loaders: Loaders };

@@ -34,6 +34,15 @@ export class LockTimeoutError extends GraphQLError {
   }
 }
 
+/** The queue is at QUEUE_MAX_PENDING; nothing was enqueued. */
+export class QueueFullError extends GraphQLError {
+  constructor({ active, adding, max }: { active: number; adding: number; max: number }) {
+    super(`The queue holds ${active} items waiting or running; ${adding} more would pass its bound of ${max}. Nothing was enqueued; try again later.`, {
+      extensions: { code: 'QUEUE_FULL', active, adding, max },
+    });
+  }
+}
+
 /** The database cannot be reached; the request changed nothing and may be retried. */
 export class DatabaseUnavailableError extends GraphQLError {
   constructor() {

@@ -8,9 +8,10 @@ export type RunningServer = {
   /** http://HOST:PORT, with the port the OS gave when asked for port 0. */
   url: string;
   /**
-   * Stops accepting connections, lets the requests in flight finish for up to `timeoutMs`, aborts
-   * the ones still running at the bound (their clients' sockets are closed, so their signals abort),
-   * then closes the app (Yoga's plugins, the database). Resolves when everything is closed.
+   * Stops accepting connections and completes open subscriptions at once; lets the requests in
+   * flight and the queue's running items finish for up to `timeoutMs`; aborts the requests still
+   * running at the bound (their clients' sockets are closed, so their signals abort); then closes
+   * the app (Yoga's plugins, the database). Resolves when everything is closed.
    */
   shutdown(timeoutMs: number): Promise<void>;
 };
@@ -35,12 +36,14 @@ export async function listen(app: App, { port, host }: { port: number; host: str
   const shutdown = (timeoutMs: number) =>
     (shuttingDown ??= (async () => {
       closing = true;
+      const deadline = Date.now() + timeoutMs;
+      app.beginShutdown();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
       await closed;
       clearTimeout(timer);
-      await app.close();
+      await app.close(Math.max(0, deadline - Date.now()));
     })());
 
   return { server, url, shutdown };

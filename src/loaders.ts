@@ -1,7 +1,9 @@
 import DataLoader from 'dataloader';
 import { findAccountsByIds, findRecentTransfersForAccounts, parseAccountId } from './db/accounts.js';
 import { findCountersByNames } from './db/counters.js';
-import type { AccountRow, Db, TransferRow } from './db/database.js';
+import type { AccountRow, Db, JobRow, TransferRow } from './db/database.js';
+import { findJobsByIds } from './db/jobs.js';
+import { findTransfersByIds } from './db/transfers.js';
 
 export type RecentTransfersKey = { accountId: number; last: number };
 
@@ -39,6 +41,18 @@ export function createLoaders(db: Db) {
       },
       { cacheKeyFn: ({ accountId, last }) => `${accountId}:${last}` },
     ),
+
+    /** Transfer by id (job items link to theirs); ids come from the database, so all exist. */
+    transfer: new DataLoader<number, TransferRow | null>(async (ids) => {
+      const byId = new Map((await findTransfersByIds(db, ids)).map((row) => [row.id, row]));
+      return ids.map((id) => byId.get(id) ?? null);
+    }),
+
+    /** Job by id; null for an unknown id. */
+    job: new DataLoader<number, JobRow | null>(async (ids) => {
+      const byId = new Map((await findJobsByIds(db, ids)).map((row) => [row.id, row]));
+      return ids.map((id) => byId.get(id) ?? null);
+    }),
 
     /** Counter value by name; 0 for a name never incremented. */
     counter: new DataLoader<string, number>(async (names) => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
 import type { RunningServer } from '../src/http-server.js';
 import { databases } from './helpers/databases.js';
-import { deferred } from './helpers/deferred.js';
+import { deferred } from '../src/deferred.js';
 import { createTestApp, errorCodes, graphqlRequest, testConfig, type TestApp } from './helpers/graphql.js';
 import { noLocks, observeLocks } from './helpers/locks.js';
 import { serve } from './helpers/server.js';

@@ -6,7 +6,7 @@ import type { Locks } from '../src/locks/lock.js';
 import { MemoryLocks } from '../src/locks/memory-lock.js';
 import { advisoryLockIds, PostgresLocks } from '../src/locks/postgres-lock.js';
 import { postgres, sqlite, type CreatedDatabase, type TestDatabase } from './helpers/databases.js';
-import { deferred } from './helpers/deferred.js';
+import { deferred } from '../src/deferred.js';
 import { noLocks } from './helpers/locks.js';
 
 /**

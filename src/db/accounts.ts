@@ -1,17 +1,9 @@
 import { sql } from 'kysely';
 import type { AccountRow, Db, TransferRow } from './database.js';
+import { parseId } from './ids.js';
 
-const MAX_ACCOUNT_ID = 2_147_483_647; // the integer column's upper bound
-
-/**
- * An account id as stored, or null when the GraphQL ID cannot name an account ("abc", "01", "-1",
- * "99999999999"). Callers treat null as "unknown account", never as an error of its own.
- */
-export function parseAccountId(id: string): number | null {
-  if (!/^[1-9]\d{0,9}$/.test(id)) return null;
-  const value = Number(id);
-  return value <= MAX_ACCOUNT_ID ? value : null;
-}
+/** An account id as stored, or null for an id that cannot name an account: an unknown account. */
+export const parseAccountId = parseId;
 
 /** One SELECT for any number of ids; rows come back in no particular order. */
 export async function findAccountsByIds(db: Db, ids: readonly number[]): Promise<AccountRow[]> {

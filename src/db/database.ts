@@ -24,12 +24,56 @@ export interface CountersTable {
   value: number;
 }
 
+export type JobStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+export type JobItemStatus = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+
+export interface JobsTable {
+  id: Generated<number>;
+  status: JobStatus;
+  total: number;
+  /** Items finished: succeeded + failed. */
+  done: Generated<number>;
+  failed: Generated<number>;
+  cancelled: Generated<number>;
+  /** 1 once cancelJob ran: the job ends CANCELLED when its running items have finished. */
+  cancel_requested: Generated<number>;
+  idempotency_key: string | null;
+  items_hash: string;
+  created_at: ColumnType<string, string, never>;
+  finished_at: string | null;
+}
+
+export interface JobItemsTable {
+  id: Generated<number>;
+  job_id: number;
+  index: number;
+  status: JobItemStatus;
+  from_id: string;
+  to_id: string;
+  amount: number;
+  transfer_id: number | null;
+  error_code: string | null;
+  error_message: string | null;
+  claimed_by: string | null;
+}
+
+export interface QueueWorkersTable {
+  id: string;
+  /** ISO-8601 text in UTC; a worker silent for longer than the lease has lost its claims. */
+  heartbeat_at: string;
+}
+
 export interface Database {
   accounts: AccountsTable;
   transfers: TransfersTable;
   counters: CountersTable;
+  jobs: JobsTable;
+  job_items: JobItemsTable;
+  queue_workers: QueueWorkersTable;
 }
 
 export type Db = Kysely<Database>;
 export type AccountRow = Selectable<AccountsTable>;
 export type TransferRow = Selectable<TransfersTable>;
+export type JobRow = Selectable<JobsTable>;
+export type JobItemRow = Selectable<JobItemsTable>;

@@ -2,11 +2,13 @@ import { Migrator, type Migration, type MigrationProvider } from 'kysely';
 import type { Db } from './database.js';
 import * as accountsTransfersCounters from './migrations/2026_11_25_001_accounts_transfers_counters.js';
 import * as seedAccounts from './migrations/2026_11_25_002_seed_accounts.js';
+import * as jobs from './migrations/2026_11_25_003_jobs.js';
 
 // Listed here rather than read from the folder, so that they run the same from tsx, a bundle or a test.
 const migrations: Record<string, Migration> = {
   '2026_11_25_001_accounts_transfers_counters': accountsTransfersCounters,
   '2026_11_25_002_seed_accounts': seedAccounts,
+  '2026_11_25_003_jobs': jobs,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -36,3 +36,9 @@ export async function applyTransfer(
     };
   });
 }
+
+/** One SELECT for any number of ids; rows come back in no particular order. */
+export async function findTransfersByIds(db: Db, ids: readonly number[]): Promise<TransferRow[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('transfers').selectAll().where('id', 'in', ids).execute();
+}

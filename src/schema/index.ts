@@ -5,5 +5,6 @@ import './hello.js';
 import './account.js';
 import './transfer.js';
 import './counter.js';
+import './job.js';
 
 export const schema = builder.toSchema();

@@ -1,9 +1,4 @@
-/** A promise with its resolve function outside: the code under test resolves it, the test awaits it. */
-export function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
+import { deferred } from '../../src/deferred.js';
 
 /** Resolves once `count` events have been counted with `tick()`. */
 export function countdown(count: number) {

@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseId } from '../db/ids.js';
+import type { Db, JobItemRow } from '../db/database.js';
+import {
+  claimNextItem,
+  completeItem,
+  heartbeat,
+  lockOwnedItem,
+  markJobRunning,
+  recoverAbandonedItems,
+  releaseItem,
+  removeWorker,
+  type ItemOutcome,
+} from '../db/jobs.js';
+import { inTransaction } from '../db/transaction.js';
+import { applyTransfer } from '../db/transfers.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
+import { InsufficientFundsError, LockTimeoutError, NotFoundError } from '../errors.js';
+import type { Locks } from '../locks/lock.js';
+import { deferred } from '../deferred.js';
+import type { JobEvents } from './job-events.js';
+
+export type QueueOptions = {
+  /** Items this process runs at once (QUEUE_CONCURRENCY); 0: this process runs no workers. */
+  concurrency: number;
+  /** Simulated work per item, outside its locks and transaction (QUEUE_ITEM_WORK_MS). */
+  itemWorkMs: number;
+  /**
+   * `exclusive`: this process is the only one on the database (SQLite), so at start every claim of
+   * an earlier process is void. `shared` (PostgreSQL): a claim is void once its worker has not
+   * heartbeaten for `leaseMs`.
+   */
+  ownership: 'exclusive' | 'shared';
+  leaseMs?: number;
+  /** How often an idle worker looks for work without being told (a lost notification costs this). */
+  pollMs?: number;
+};
+
+/**
+ * A fixed pool of async workers that take job items from the database and apply each as a transfer,
+ * under the same account locks and in the same kind of transaction as the `transfer` mutation. The
+ * item's outcome and its transfer are written in that one transaction, so an item is applied once
+ * even if its process dies mid-way: its claim is voided and another worker runs it from the start.
+ */
+export class TransferQueue {
+  readonly workerId = randomUUID();
+  #stopping = false;
+  #wake = deferred();
+  #workers: Promise<void>[] = [];
+  #timers: NodeJS.Timeout[] = [];
+  #unsubscribe: (() => void) | undefined;
+  #running = 0;
+  /** The most items this process has run at once; tests check it against the concurrency. */
+  maxRunning = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly locks: Locks,
+    private readonly events: JobEvents,
+    private readonly options: QueueOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    if (this.options.concurrency === 0) return;
+    const leaseMs = this.options.leaseMs ?? 10_000;
+    await heartbeat(this.db, this.workerId);
+    await this.#recover(this.options.ownership === 'exclusive' ? new Date() : new Date(Date.now() - leaseMs));
+    if (this.options.ownership === 'shared') {
+      // Heartbeat, and void the claims of replicas that stopped heartbeating.
+      const beat = setInterval(() => {
+        void heartbeat(this.db, this.workerId)
+          .then(() => this.#recover(new Date(Date.now() - leaseMs)))
+          .catch(() => undefined);
+      }, leaseMs / 5);
+      beat.unref();
+      this.#timers.push(beat);
+    }
+    this.#unsubscribe = this.events.onWorkAdded(() => this.#wakeUp());
+    this.#workers = Array.from({ length: this.options.concurrency }, () => this.#work());
+  }
+
+  /** A job was submitted in this process: wake the idle workers (other replicas hear it by NOTIFY). */
+  notifyWorkAdded(): void {
+    this.#wakeUp();
+    this.events.publishWorkAdded();
+  }
+
+  /** Stops taking new items; the running ones go on. */
+  requestStop(): void {
+    this.#stopping = true;
+    this.#wakeUp();
+  }
+
+  /**
+   * Stops taking items, and waits up to `timeoutMs` for the running ones to finish. Items still
+   * running then are left claimed; the next start (or another replica) runs them again.
+   */
+  async stop(timeoutMs: number): Promise<void> {
+    this.requestStop();
+    this.#unsubscribe?.();
+    for (const timer of this.#timers) clearInterval(timer);
+    const finished = Promise.all(this.#workers).then(() => true);
+    const timer = sleep(timeoutMs, false, { ref: false });
+    if (await Promise.race([finished, timer])) await removeWorker(this.db, this.workerId).catch(() => undefined);
+  }
+
+  async #recover(aliveSince: Date): Promise<void> {
+    const recovered = await recoverAbandonedItems(this.db, this.workerId, aliveSince);
+    if (recovered > 0) this.#wakeUp();
+  }
+
+  #wakeUp(): void {
+    this.#wake.resolve();
+    this.#wake = deferred();
+  }
+
+  async #work(): Promise<void> {
+    while (!this.#stopping) {
+      const woken = this.#wake.promise;
+      let item: JobItemRow | undefined;
+      try {
+        item = await claimNextItem(this.db, this.workerId);
+      } catch {
+        // The database is away: look again a little later.
+        await Promise.race([woken, sleep(1_000)]);
+        continue;
+      }
+      if (!item) {
+        await Promise.race([woken, sleep(this.options.pollMs ?? 1_000)]);
+        continue;
+      }
+      this.#running += 1;
+      this.maxRunning = Math.max(this.maxRunning, this.#running);
+      try {
+        await this.#run(item);
+      } finally {
+        this.#running -= 1;
+      }
+    }
+  }
+
+  async #run(item: JobItemRow): Promise<void> {
+    try {
+      await markJobRunning(this.db, item.job_id);
+      if (this.options.itemWorkMs > 0) await sleep(this.options.itemWorkMs);
+      const job = await this.#apply(item);
+      if (job) this.events.publishJobChanged(item.job_id);
+    } catch (error) {
+      // A lock not granted in time, or the database away: the item is not lost, only not run yet.
+      // Give it back; if even that fails, the claim is voided by recovery later.
+      await releaseItem(this.db, item.id, this.workerId).catch(() => undefined);
+      if (!(error instanceof LockTimeoutError) && !isDatabaseUnavailable(error)) console.error(`Job item ${item.id} failed unexpectedly:`, error);
+      await sleep(250);
+    }
+  }
+
+  /** Applies the item's transfer and records its outcome in one transaction; undefined if the claim was lost. */
+  #apply(item: JobItemRow) {
+    const fromId = parseId(item.from_id);
+    const toId = parseId(item.to_id);
+    const record = (db: Db, outcome: (trx: Db) => Promise<ItemOutcome>) =>
+      inTransaction(db, async (trx) => {
+        if (!(await lockOwnedItem(trx, item.id, this.workerId))) return undefined;
+        return completeItem(trx, item, await outcome(trx));
+      });
+    if (fromId === null || toId === null) {
+      const unknown = fromId === null ? item.from_id : item.to_id;
+      return record(this.db, async () => failure(new NotFoundError('Account', unknown)));
+    }
+    return this.locks.withLocks([`account:${fromId}`, `account:${toId}`], (db) =>
+      record(db, async (trx) => {
+        try {
+          const { transfer } = await applyTransfer(trx, { fromId, toId, amount: item.amount });
+          return { transferId: transfer.id };
+        } catch (error) {
+          // Refused before anything was written: the item fails, the job goes on.
+          if (error instanceof NotFoundError || error instanceof InsufficientFundsError) return failure(error);
+          throw error;
+        }
+      }),
+    );
+  }
+}
+
+const failure = (error: NotFoundError | InsufficientFundsError): ItemOutcome => ({
+  error: { code: String(error.extensions.code), message: error.message },
+});

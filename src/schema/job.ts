@@ -1,0 +1,260 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { JobRow } from '../db/database.js';
+import { parseId } from '../db/ids.js';
+import { cancelJob, countActiveItems, findJobByIdempotencyKey, findJobItems, findJobsByIds, insertJob, type TransferRequest } from '../db/jobs.js';
+import { inTransaction } from '../db/transaction.js';
+import { assertInRange, assertLength, BadUserInputError, NotFoundError, QueueFullError } from '../errors.js';
+import type { Context } from '../context.js';
+import { deferred } from '../deferred.js';
+import { builder } from './builder.js';
+
+export const MAX_ITEMS = 10_000;
+const MAX_AMOUNT = 2_147_483_647;
+const MAX_ITEMS_PAGE = 1_000;
+/** At most this many progress events a second per subscription, however fast items finish. */
+const PROGRESS_INTERVAL_MS = 100;
+/** A subscriber re-reads its job this often even without a notification, in case one was lost. */
+const PROGRESS_POLL_MS = 2_000;
+
+const JobStatus = builder.enumType('JobStatus', {
+  description: 'Where a job stands. SUCCEEDED, FAILED and CANCELLED are final: nothing about the job changes after them.',
+  values: {
+    QUEUED: { description: 'Stored; no item has started yet.' },
+    RUNNING: { description: 'At least one item has started.' },
+    SUCCEEDED: { description: 'Every item is done (some may have failed: see `failed`).' },
+    FAILED: { description: 'Stopped for good by a fault, not by an item failing. Reserved: no fault of this version stops a job.' },
+    CANCELLED: { description: 'cancelJob stopped the items not yet started; the ones running then have finished.' },
+  } as const,
+});
+
+const JobItemStatus = builder.enumType('JobItemStatus', {
+  description: 'Where one item of a job stands.',
+  values: {
+    PENDING: { description: 'Waiting for a worker.' },
+    RUNNING: { description: 'A worker is applying it.' },
+    SUCCEEDED: { description: 'Its transfer was made: see `transfer`.' },
+    FAILED: { description: 'Its transfer was refused (insufficient funds, unknown account): see `error`.' },
+    CANCELLED: { description: 'cancelJob stopped it before it started.' },
+  } as const,
+});
+
+const TransferInput = builder.inputType('TransferInput', {
+  description: 'One transfer of a bulk submission.',
+  fields: (t) => ({
+    fromId: t.id({ description: 'The account to take the money from.' }),
+    toId: t.id({ description: 'The account to give it to; not the same as fromId.' }),
+    amount: t.int({ description: `How much to move: 1 to ${MAX_AMOUNT}.` }),
+  }),
+});
+
+builder.objectType('TransferRequest', {
+  description: 'A transfer as it was submitted.',
+  fields: (t) => ({
+    fromId: t.exposeID('fromId', { description: 'The account to take the money from.' }),
+    toId: t.exposeID('toId', { description: 'The account to give it to.' }),
+    amount: t.exposeInt('amount', { description: 'How much to move.' }),
+  }),
+});
+
+builder.objectType('JobItemError', {
+  description: 'Why an item failed.',
+  fields: (t) => ({
+    code: t.exposeString('code', { description: 'INSUFFICIENT_FUNDS or NOT_FOUND, as the transfer mutation would have answered.' }),
+    message: t.exposeString('message', { description: 'A sentence for people.' }),
+  }),
+});
+
+builder.objectType('JobItem', {
+  description: 'One transfer of a job, applied by a worker under the same locks and in the same kind of transaction as the transfer mutation.',
+  fields: (t) => ({
+    index: t.exposeInt('index', { description: 'Its position in the submitted list, from 0.' }),
+    status: t.field({ type: JobItemStatus, description: 'Where it stands.', resolve: (item) => item.status }),
+    input: t.field({
+      type: 'TransferRequest',
+      description: 'The transfer as submitted.',
+      resolve: (item) => ({ fromId: item.from_id, toId: item.to_id, amount: item.amount }),
+    }),
+    transfer: t.field({
+      type: 'Transfer',
+      nullable: true,
+      description: 'The transfer made, once the item succeeded.',
+      resolve: (item, _, ctx) => (item.transfer_id === null ? null : ctx.loaders.transfer.load(item.transfer_id)),
+    }),
+    error: t.field({
+      type: 'JobItemError',
+      nullable: true,
+      description: 'Why it failed, once it failed.',
+      resolve: (item) => (item.error_code === null ? null : { code: item.error_code, message: item.error_message ?? '' }),
+    }),
+  }),
+});
+
+builder.objectType('Job', {
+  description: 'A bulk submission of transfers, applied by a bounded pool of workers. It lives in the database: a restart resumes it.',
+  fields: (t) => ({
+    id: t.id({ description: 'The job number.', resolve: (job) => String(job.id) }),
+    status: t.field({ type: JobStatus, description: 'Where the job stands.', resolve: (job) => job.status }),
+    total: t.exposeInt('total', { description: 'Items in the job.' }),
+    done: t.exposeInt('done', { description: 'Items finished: succeeded + failed. Cancelled items are not done.' }),
+    failed: t.exposeInt('failed', { description: 'Items whose transfer was refused.' }),
+    items: t.field({
+      type: ['JobItem'],
+      description: 'The items, by index.',
+      args: {
+        offset: t.arg.int({ defaultValue: 0, description: 'The index of the first item to return: 0 or more.' }),
+        limit: t.arg.int({ defaultValue: 100, description: `How many items to return: 1 to ${MAX_ITEMS_PAGE}.` }),
+      },
+      resolve: (job, { offset, limit }, ctx) => {
+        assertInRange('offset', offset, 0, MAX_AMOUNT);
+        assertInRange('limit', limit, 1, MAX_ITEMS_PAGE);
+        return findJobItems(ctx.db, job.id, offset, limit);
+      },
+    }),
+    createdAt: t.field({ type: 'DateTime', description: 'When the job was submitted.', resolve: (job) => job.created_at }),
+    finishedAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the job reached its final status; null until then.',
+      resolve: (job) => job.finished_at,
+    }),
+  }),
+});
+
+const isFinal = (job: JobRow) => job.status === 'SUCCEEDED' || job.status === 'FAILED' || job.status === 'CANCELLED';
+
+builder.queryField('job', (t) =>
+  t.field({
+    type: 'Job',
+    nullable: true,
+    description: 'A job, or null when no job has this id.',
+    args: { id: t.arg.id({ description: 'The job number.' }) },
+    resolve: (_, { id }, ctx) => {
+      const jobId = parseId(String(id));
+      return jobId === null ? null : ctx.loaders.job.load(jobId);
+    },
+  }),
+);
+
+builder.mutationFields((t) => ({
+  submitTransfers: t.field({
+    type: 'Job',
+    description: `Queues up to ${MAX_ITEMS} transfers as one job and returns at once (QUEUED, or already RUNNING); watch it with the jobProgress subscription. Every item is checked first, and a bad one refuses the whole job (BAD_USER_INPUT, with extensions.index); an unknown account is not checked here: its item fails when it runs. QUEUE_FULL when the queue is at its bound.`,
+    args: {
+      items: t.arg({ type: [TransferInput], description: `The transfers: 1 to ${MAX_ITEMS} of them.` }),
+      idempotencyKey: t.arg.string({
+        required: false,
+        description: 'Any string of 1 to 200 characters. Submitting the same key with the same items again returns the first job instead of a second one; with different items it is BAD_USER_INPUT.',
+      }),
+    },
+    resolve: async (_, { items, idempotencyKey }, ctx) => {
+      const requests = validateItems(items);
+      if (idempotencyKey != null) assertLength('idempotencyKey', idempotencyKey, 1, 200);
+      const itemsHash = createHash('sha256').update(JSON.stringify(requests.map((item) => [item.fromId, item.toId, item.amount]))).digest('hex');
+
+      // One submission at a time: the bound and the idempotency key are checked and the job stored
+      // without another submission slipping in between (on every replica, with PostgreSQL).
+      const { job, created } = await ctx.locks.withLocks(
+        ['queue:submit'],
+        (db) =>
+          inTransaction(db, async (trx) => {
+            const existing = idempotencyKey == null ? undefined : await findJobByIdempotencyKey(trx, idempotencyKey);
+            if (existing) {
+              if (existing.items_hash !== itemsHash) {
+                throw new BadUserInputError(`idempotencyKey "${idempotencyKey}" was already used for job ${existing.id} with different items.`, { argument: 'idempotencyKey' });
+              }
+              return { job: existing, created: false };
+            }
+            const active = await countActiveItems(trx);
+            if (active + requests.length > ctx.queueConfig.maxPending) {
+              throw new QueueFullError({ active, adding: requests.length, max: ctx.queueConfig.maxPending });
+            }
+            return { job: await insertJob(trx, { items: requests, idempotencyKey: idempotencyKey ?? null, itemsHash }), created: true };
+          }),
+        { signal: ctx.request.signal },
+      );
+      if (created) ctx.queue.notifyWorkAdded();
+      return job;
+    },
+  }),
+  cancelJob: t.field({
+    type: 'Job',
+    description:
+      'Cancels every item not yet started, at once: none starts after this returns. Items already running finish and count; the job becomes CANCELLED when they have. A finished job is returned unchanged; an unknown id is NOT_FOUND.',
+    args: { id: t.arg.id({ description: 'The job number.' }) },
+    resolve: async (_, { id }, ctx) => {
+      const jobId = parseId(String(id));
+      const job = jobId === null ? undefined : await inTransaction(ctx.db, (trx) => cancelJob(trx, jobId));
+      if (!job) throw new NotFoundError('Job', String(id));
+      ctx.jobEvents.publishJobChanged(job.id);
+      return job;
+    },
+  }),
+}));
+
+builder.subscriptionField('jobProgress', (t) =>
+  t.field({
+    type: 'Job',
+    description: `The job now, then again whenever its status, done or failed changes (at most ${1000 / PROGRESS_INTERVAL_MS} events a second), on whichever replica the work happens. The stream completes after the event with the final status. NOT_FOUND for an unknown id.`,
+    args: { id: t.arg.id({ description: 'The job number.' }) },
+    subscribe: (_, { id }, ctx) => watchJob(ctx, String(id)),
+    resolve: (job) => job,
+  }),
+);
+
+/** Checks every item up front; the first bad one refuses the whole submission. */
+function validateItems(items: readonly { fromId: string | number; toId: string | number; amount: number }[]): TransferRequest[] {
+  assertInRange('items (count)', items.length, 1, MAX_ITEMS);
+  return items.map((item, index) => {
+    const [fromId, toId] = [String(item.fromId), String(item.toId)];
+    if (item.amount < 1 || item.amount > MAX_AMOUNT) {
+      throw new BadUserInputError(`items[${index}].amount must be between 1 and ${MAX_AMOUNT}; got ${item.amount}.`, { index, argument: `items[${index}].amount` });
+    }
+    if (fromId === toId) {
+      throw new BadUserInputError(`items[${index}].toId must name another account than items[${index}].fromId.`, { index, argument: `items[${index}].toId` });
+    }
+    return { fromId, toId, amount: item.amount };
+  });
+}
+
+/**
+ * The job now, then each change of status, done or failed, coalesced to one event per
+ * PROGRESS_INTERVAL_MS: a notification only marks the job dirty, and the loop reads it from the
+ * database at most that often. Ends after the final status, when the client leaves, or when the
+ * server shuts down; the notification listener is removed in every case.
+ */
+async function* watchJob(ctx: Context, id: string): AsyncGenerator<JobRow> {
+  const jobId = parseId(id);
+  let job = jobId === null ? undefined : (await findJobsByIds(ctx.db, [jobId]))[0];
+  if (!job || jobId === null) throw new NotFoundError('Job', id);
+  yield job;
+  if (isFinal(job)) return;
+
+  const stop = AbortSignal.any([ctx.request.signal, ctx.shutdownSignal]);
+  let wake = deferred();
+  const unsubscribe = ctx.jobEvents.onJobChanged(jobId, () => wake.resolve());
+  const onStop = () => wake.resolve();
+  stop.addEventListener('abort', onStop);
+  try {
+    let lastEvent = Date.now();
+    while (!stop.aborted) {
+      await Promise.race([wake.promise, sleep(PROGRESS_POLL_MS, undefined, { signal: stop }).catch(() => undefined)]);
+      if (stop.aborted) return;
+      const wait = lastEvent + PROGRESS_INTERVAL_MS - Date.now();
+      if (wait > 0) await sleep(wait, undefined, { signal: stop }).catch(() => undefined);
+      if (stop.aborted) return;
+      wake = deferred();
+      const next = (await findJobsByIds(ctx.db, [jobId]))[0];
+      if (!next || (next.status === job.status && next.done === job.done && next.failed === job.failed)) continue;
+      job = next;
+      lastEvent = Date.now();
+      // Balances shown under the items must be read anew for each event.
+      ctx.loaders.account.clearAll();
+      yield job;
+      if (isFinal(job)) return;
+    }
+  } finally {
+    unsubscribe();
+    stop.removeEventListener('abort', onStop);
+  }
+}
