@@ -18,6 +18,8 @@ export type ServerProcess = {
   logFile: string;
   /** Peak resident memory of the server process so far, from /proc/PID/status VmHWM, in MB. */
   peakRssMb(): number;
+  /** How the process ended, if it has: a server that dies mid-run must be reported as such. */
+  exited(): string | undefined;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
   stop(graceMs?: number): Promise<void>;
 };
@@ -94,7 +96,9 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
     await stop(500);
     throw new Error(`${options.name} did not start: ${(error as Error).message}\n--- log ${options.logFile} ---\n${tail(options.logFile)}`);
   }
-  return { name: options.name, pid, url, logFile: options.logFile, peakRssMb: () => readPeakRssMb(pid), stop };
+  const exitedHow = () =>
+    child.exitCode !== null ? `exit code ${child.exitCode}` : child.signalCode !== null ? `signal ${child.signalCode}` : undefined;
+  return { name: options.name, pid, url, logFile: options.logFile, peakRssMb: () => readPeakRssMb(pid), exited: exitedHow, stop };
 }
 
 async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {

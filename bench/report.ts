@@ -46,7 +46,9 @@ export function summarize(scenarios: readonly Scenario[], records: readonly RunR
     for (const server of scenario.servers) {
       const runs = runsOf(server);
       if (runs.length === 0) continue;
-      const measured = runs.filter((r): r is RunRecord & { load: LoadResult } => r.load !== undefined);
+      const loaded = runs.filter((r): r is RunRecord & { load: LoadResult } => r.load !== undefined);
+      // A run whose server died mid-way keeps its error count but gives no figures.
+      const measured = loaded.filter((r) => !r.failure);
       const business = measured.reduce((sum, r) => sum + r.load.business, 0);
       rows.push({
         scenario,
@@ -54,10 +56,10 @@ export function summarize(scenarios: readonly Scenario[], records: readonly RunR
         rps: median(measured.map((r) => r.load.rps)),
         p50Ms: median(measured.map((r) => r.load.p50Ms)),
         p99Ms: median(measured.map((r) => r.load.p99Ms)),
-        errors: measured.reduce((sum, r) => sum + errorsOf(r.load), 0),
+        errors: loaded.reduce((sum, r) => sum + errorsOf(r.load), 0),
         peakRssMb: Math.max(...runs.map((r) => r.peakRssMb ?? Number.NaN)),
-        vsBare: pairedRatio(measured, runsOf('bare')),
-        vsPlainYoga: pairedRatio(measured, runsOf('plain-yoga')),
+        vsBare: pairedRatio(measured, runsOf('bare').filter((r) => !r.failure)),
+        vsPlainYoga: pairedRatio(measured, runsOf('plain-yoga').filter((r) => !r.failure)),
         notes: [
           ...(business > 0 ? [`${business} INSUFFICIENT_FUNDS (accepted outcome)`] : []),
           ...[...new Set(runs.flatMap((r) => r.checks.map((c) => c.name)))].map(

@@ -121,6 +121,8 @@ async function runOne(scenario: Scenario, kind: ServerKind, round: number, setti
       amount: scenario.amount?.(warmupS + settings.durationS),
     });
     record.load = load;
+    const gone = server.exited();
+    if (gone) throw new Error(`the server process ended during the load run (${gone}); its figures are void`);
     // Evidence for slow first responses: a burst of new connections overflowing the accept queue.
     const overflows = readListenOverflows() - overflowsBefore;
     if (overflows > 0) {

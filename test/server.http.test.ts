@@ -7,8 +7,10 @@ import type { RunningServer } from '../src/http-server.js';
 import { databases } from './helpers/databases.js';
 import { countdown } from './helpers/deferred.js';
 import { createTestApp, graphqlRequest, type TestApp } from './helpers/graphql.js';
+import { progress, randomItems, submit } from './helpers/jobs.js';
 import { run, startServerProcess } from './helpers/processes.js';
 import { serve } from './helpers/server.js';
+import { subscribe } from './helpers/sse.js';
 
 describe('the HTTP server', () => {
   let app: TestApp;
@@ -62,6 +64,21 @@ describe('graceful shutdown', () => {
     expect(results.map(({ status, body }) => [status, body.data?.hello])).toEqual(Array(3).fill([200, 'Hello, World']));
     await stopped;
     await expect(fetch(`${server.url}/health`)).rejects.toThrow();
+    await app.dispose();
+  });
+
+  it('completes open subscription streams at once', async () => {
+    const app = await createTestApp(databases[0]!);
+    const server = await serve(app);
+    // No workers run in this app, so the job never moves: only the shutdown can end the stream.
+    const { body } = await graphqlRequest(fetch, `${server.url}/graphql`, submit, { items: randomItems(3, 10) });
+    const firstEvent = countdown(1);
+    const stream = subscribe(fetch, `${server.url}/graphql`, progress, { id: body.data?.submitTransfers.id }, () => firstEvent.tick());
+    await firstEvent.promise;
+    const startedAt = performance.now();
+    await server.shutdown(10_000);
+    expect(performance.now() - startedAt).toBeLessThan(2_000);
+    expect((await stream).map((event) => event.event)).toEqual(['next', 'complete']);
     await app.dispose();
   });
 

@@ -99,7 +99,8 @@ export async function lockOwnedItem(trx: Db, itemId: number, workerId: string): 
 export type ItemOutcome = { transferId: number } | { error: { code: string; message: string } };
 
 /**
- * Records an item's outcome and counts it on its job, in the caller's transaction. The job ends
+ * Records an item's outcome and counts it on its job, in the caller's transaction; `claimed_by`
+ * stays, to tell which worker ran the item. The job ends
  * when done + cancelled reaches total: CANCELLED if cancelJob ran, SUCCEEDED otherwise.
  */
 export async function completeItem(trx: Db, item: JobItemRow, outcome: ItemOutcome): Promise<JobRow> {
@@ -108,8 +109,8 @@ export async function completeItem(trx: Db, item: JobItemRow, outcome: ItemOutco
     .updateTable('job_items')
     .set(
       failed
-        ? { status: 'FAILED', error_code: outcome.error.code, error_message: outcome.error.message, claimed_by: null }
-        : { status: 'SUCCEEDED', transfer_id: outcome.transferId, claimed_by: null },
+        ? { status: 'FAILED', error_code: outcome.error.code, error_message: outcome.error.message }
+        : { status: 'SUCCEEDED', transfer_id: outcome.transferId },
     )
     .where('id', '=', item.id)
     .execute();

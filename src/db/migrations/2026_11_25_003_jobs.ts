@@ -36,7 +36,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('transfer_id', 'integer', (col) => col.references('transfers.id'))
     .addColumn('error_code', 'text')
     .addColumn('error_message', 'text')
-    // The worker that runs the item; its claim is void once that worker stops heartbeating.
+    // The worker that runs (or ran) the item; a running item's claim is void once that worker
+    // stops heartbeating.
     .addColumn('claimed_by', 'text')
     .addUniqueConstraint('job_items_job_id_index', ['job_id', 'index'])
     .execute();
