@@ -50,8 +50,41 @@ mutation GuardedByLocks {
 }
 `;
 
+const queue = `# 4. A queue.
+# Run SubmitBulkTransfers first: the job is stored and returned at once, and a
+# bounded pool of workers applies its items under the same locks as
+# transfer. Then run WatchJob with the job's id: progress arrives live over
+# Server-Sent Events, ten events a second at most, and the stream completes
+# with the final status. Workers are slowed with QUEUE_ITEM_WORK_MS.
+mutation SubmitBulkTransfers {
+  submitTransfers(
+    items: [
+      { fromId: "10", toId: "11", amount: 25 }
+      { fromId: "11", toId: "12", amount: 25 }
+      { fromId: "12", toId: "13", amount: 5000 }
+      { fromId: "13", toId: "nobody", amount: 1 }
+    ]
+  ) {
+    id
+    status
+    total
+  }
+}
+
+subscription WatchJob {
+  jobProgress(id: "1") {
+    status
+    done
+    failed
+    total
+    finishedAt
+    items { index status error { code message } transfer { id } }
+  }
+}
+`;
+
 export const graphiqlOptions: GraphiQLOptions = {
   title: 'Async techniques over GraphQL',
   defaultQuery: delay,
-  defaultTabs: [{ query: delay }, { query: batching }, { query: mutex }],
+  defaultTabs: [{ query: delay }, { query: batching }, { query: mutex }, { query: queue }],
 };

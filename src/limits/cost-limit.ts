@@ -24,7 +24,7 @@ import { QueryTooComplexError } from '../errors.js';
  *            (the number of objects it returns) × (the number of times it is resolved)
  *
  * Leaves (scalars, enums) and introspection cost nothing. A list field returns as many objects as
- * its size argument says: the length of `ids`, or the value of `last` (its default when left out);
+ * its size argument says: the length of `ids`, or the value of `last` or `limit` (its default when left out);
  * any other list counts DEFAULT_LIST_SIZE. For example
  *
  *   accounts(ids: [100 ids]) { transfers(last: 10) { from { name } to { name } } }
@@ -35,7 +35,7 @@ import { QueryTooComplexError } from '../errors.js';
  * a walk of the document, without touching the schema's resolvers.
  */
 export const DEFAULT_LIST_SIZE = 10;
-const SIZE_ARGUMENTS = ['ids', 'last'];
+const SIZE_ARGUMENTS = ['ids', 'last', 'limit'];
 
 export function useCostLimit(maxCost: number): Plugin {
   return {
