@@ -30,11 +30,11 @@ function expectOrderedCoalescedStream(events: SseEvent[], total: number) {
   const jobs = events.filter((event) => event.event === 'next').map((event) => ({ job: event.data?.data?.jobProgress, at: event.at }));
   expect(events.at(-1)?.event).toBe('complete');
   expect(jobs.at(-1)?.job).toMatchObject({ status: 'SUCCEEDED', done: total, finishedAt: expect.any(String) });
-  for (let i = 1; i < jobs.length; i += 1) {
-    expect(jobs[i]!.job.done).toBeGreaterThanOrEqual(jobs[i - 1]!.job.done);
-    // At most ten events a second (a little slack for timer jitter); the first one comes at once.
-    if (i > 1) expect(jobs[i]!.at - jobs[i - 1]!.at).toBeGreaterThanOrEqual(80);
-  }
+  for (let i = 1; i < jobs.length; i += 1) expect(jobs[i]!.job.done).toBeGreaterThanOrEqual(jobs[i - 1]!.job.done);
+  // At most ten events a second after the first, which comes at once. Counted over the whole
+  // stream: one gap may look short when the event before it was delayed on its way.
+  const seconds = (jobs.at(-1)!.at - jobs[0]!.at) / 1000;
+  expect(jobs.length - 1).toBeLessThanOrEqual(Math.ceil(seconds * 10) + 1);
   expect(jobs.length).toBeLessThan(total / 2);
 }
 
