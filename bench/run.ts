@@ -36,7 +36,7 @@ async function main(): Promise<number> {
     `Machine: ${machine}`,
     `Command: ${command}${oursDir === repoDir ? '' : ` (our server from BENCH_OURS_DIR=${oursDir})`}`,
     `Servers pinned to core ${SERVER_CORE} (taskset), load generator (autocannon, this process) to core ${LOADGEN_CORE}; ` +
-      `${settings.rounds} round(s), servers alternating; warm-up ${settings.warmupS} s (hello1000: 3 s), measured ${settings.durationS} s per run; ` +
+      `${settings.rounds} round(s), servers alternating; warm-up ${settings.warmupS} s${warmupOverrides(selected)}, measured ${settings.durationS} s per run; ` +
       `a fresh server process (and database) per scenario, server and round.`,
   ].join('\n');
   console.log(header);
@@ -147,6 +147,9 @@ function progressLine(r: RunRecord): string {
   const checks = [...r.checks.map((c) => `${c.name}: ${c.pass ? 'PASS' : 'FAIL'} (${c.detail})`), ...r.notes].map((text) => `; ${text}`).join('');
   return `${what} ${load.rps.toFixed(0).padStart(6)} req/s  p50 ${load.p50Ms.toFixed(1)} ms  p99 ${load.p99Ms.toFixed(1)} ms  errors ${errors}  business ${load.business}  RSS ${r.peakRssMb?.toFixed(1)} MB${checks}`;
 }
+
+const warmupOverrides = (selected: readonly Scenario[]) =>
+  selected.filter((s) => s.warmupS !== undefined).map((s) => ` (${s.name}: ${s.warmupS} s)`).join('');
 
 /** Round r starts with a different server, so that no server always runs first (or last). */
 const rotate = <T>(items: readonly T[], by: number): T[] => items.map((_, index) => items[(index + by) % items.length]!);

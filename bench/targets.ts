@@ -16,6 +16,7 @@ export const SERVER_LABELS: Record<ServerKind, string> = {
 const OUR_CONFIG_VARS = [
   'PORT', 'HOST', 'DATABASE_URL', 'MAX_BODY_BYTES', 'LOCK_TIMEOUT_MS', 'SHUTDOWN_TIMEOUT_MS',
   'MAX_DEPTH', 'MAX_ALIASES', 'MAX_TOKENS', 'MAX_DIRECTIVES', 'MAX_COST',
+  'QUEUE_CONCURRENCY', 'QUEUE_MAX_PENDING', 'QUEUE_ITEM_WORK_MS',
 ];
 
 const ourEnv = (databaseUrl: string) => ({ env: { DATABASE_URL: databaseUrl }, unsetEnv: OUR_CONFIG_VARS });

@@ -5,18 +5,10 @@ import { postgres, postgresUrlOf, type CreatedDatabase } from './helpers/databas
 import { createTestApp, errorCodes, graphqlRequest, type TestApp } from './helpers/graphql.js';
 import { serve } from './helpers/server.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
+import { waitFor } from './helpers/wait-for.js';
 
 const increment = 'mutation ($name: String!, $workMs: Int!) { increment(name: $name, workMs: $workMs) { value } }';
 const transfer = 'mutation { transfer(fromId: "1", toId: "2", amount: 10) { id } }';
-
-/** Re-checks a condition until it holds (at most `timeoutMs`). */
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe.skipIf(!postgres)('when PostgreSQL goes away', () => {
   let database: CreatedDatabase;

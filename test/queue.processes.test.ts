@@ -7,18 +7,10 @@ import { graphqlRequest } from './helpers/graphql.js';
 import { lastJob, progress, randomItems, submit } from './helpers/jobs.js';
 import { startServerProcess, type ServerProcess } from './helpers/processes.js';
 import { subscribe, type SseEvent } from './helpers/sse.js';
+import { waitFor } from './helpers/wait-for.js';
 
 const databaseUrl = (config: DatabaseConfig) => (config.dialect === 'postgres' ? config.url : `file:${config.filename}`);
 const allIds = Array.from({ length: 1000 }, (_, index) => String(index + 1));
-
-/** Re-checks a condition until it holds (at most `timeoutMs`). */
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 async function stopAll(servers: ServerProcess[]) {
   for (const server of servers) server.child.kill('SIGKILL');

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgres, postgresUrlOf, type CreatedDatabase } from './helpers/databases.js';
 import { errorCodes, graphqlRequest, type GraphQLBody } from './helpers/graphql.js';
 import { startServerProcess, type ServerProcess } from './helpers/processes.js';
+import { waitFor } from './helpers/wait-for.js';
 
 const increment = 'mutation ($name: String!, $workMs: Int!) { increment(name: $name, workMs: $workMs) { value } }';
 const transfer = 'mutation ($fromId: ID!, $toId: ID!, $amount: Int!) { transfer(fromId: $fromId, toId: $toId, amount: $amount) { id } }';
@@ -107,11 +108,3 @@ describe.skipIf(!postgres)('replicas on one PostgreSQL database', () => {
   });
 });
 
-/** Re-checks a condition on the database until it holds (at most `timeoutMs`). */
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, type Dialect, type LogEvent } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type Dialect, type LogEvent, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config.js';
 import type { Db } from './database.js';
@@ -20,7 +20,7 @@ export function createDb(config: DatabaseConfig, { onQuery }: ConnectOptions = {
     : undefined;
   const dialect: Dialect =
     config.dialect === 'sqlite'
-      ? new SqliteDialect({ database: openSqlite(config.filename) })
+      ? new SqliteDialect({ database: withStatementCache(openSqlite(config.filename)) })
       : new PostgresDialect({ pool: createPostgresPool(config) });
   return new Kysely({ dialect, log });
 }
@@ -35,6 +35,30 @@ function openSqlite(filename: string): SQLite.Database {
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
   return database;
+}
+
+/**
+ * Kysely's SQLite driver prepares every statement anew; compiling the SQL is most of the cost of a
+ * primary-key lookup. Keep the prepared statements of the most recent SQL strings instead (they
+ * are reusable: better-sqlite3 binds new parameters on every run).
+ */
+function withStatementCache(database: SQLite.Database, size = 500): SqliteDatabase {
+  const statements = new Map<string, SQLite.Statement>();
+  return {
+    close: () => void database.close(),
+    prepare(sql: string) {
+      let statement = statements.get(sql);
+      if (statement) {
+        // Map order is insertion order: re-inserting marks it the most recently used.
+        statements.delete(sql);
+      } else {
+        statement = database.prepare(sql);
+        if (statements.size >= size) statements.delete(statements.keys().next().value!);
+      }
+      statements.set(sql, statement);
+      return statement;
+    },
+  };
 }
 
 function createPostgresPool(config: Extract<DatabaseConfig, { dialect: 'postgres' }>): pg.Pool {
