@@ -13,6 +13,8 @@ import { useCostLimit } from './limits/cost-limit.js';
 import type { Locks } from './locks/lock.js';
 import { MemoryLocks } from './locks/memory-lock.js';
 import { PostgresLocks } from './locks/postgres-lock.js';
+import { useNativeAbortSignal } from './plugins/native-abort-signal.js';
+import { useRequestBodyLimit } from './plugins/request-body-limit.js';
 import { MemoryJobEvents, PostgresJobEvents, type JobEvents } from './queue/job-events.js';
 import { TransferQueue } from './queue/transfer-queue.js';
 import { schema } from './schema/index.js';
@@ -71,7 +73,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     // GraphiQL's scripts are served inline from this process: the page works with no internet access.
     // The renderer holds 9 MB of script, about 80 MB once loaded: load it on the first visit only.
     renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
-    maxRequestBodySize: config.maxBodyBytes,
+    // Bounded by useRequestBodyLimit below, without the cost of Yoga's stream wrapper on every request.
+    maxRequestBodySize: false,
     landingPage: false,
     logging: options.logging ?? true,
     maskedErrors: {
@@ -84,6 +87,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       useReadinessCheck({ endpoint: '/readiness', check: async () => void (await sql`SELECT 1`.execute(db)) }),
       // Stops executing an operation whose client has gone, and hands resolvers the aborted signal.
       useExecutionCancellation(),
+      useNativeAbortSignal(),
+      useRequestBodyLimit(config.maxBodyBytes),
       ...useArmorLimits(config.limits),
       useCostLimit(config.limits.maxCost),
       ...(options.plugins ?? []),

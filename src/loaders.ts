@@ -7,57 +7,75 @@ import { findTransfersByIds } from './db/transfers.js';
 
 export type RecentTransfersKey = { accountId: number; last: number };
 
-export type Loaders = ReturnType<typeof createLoaders>;
-
 /**
  * One DataLoader per lookup, made anew for every request (see context.ts): lookups made in the same
  * tick of one operation are coalesced into one SQL statement, and no cache outlives the request or
  * is shared between clients. Each batch function returns its results in key order.
+ *
+ * Each loader is made on first use: most operations need one or two of them, and making all of
+ * them for every request measurably slowed `{ hello }`.
  */
-export function createLoaders(db: Db) {
-  return {
-    /** Account by GraphQL id; null for an id that names no account. */
-    account: new DataLoader<string, AccountRow | null>(async (ids) => {
-      const numericIds = ids.map(parseAccountId);
-      const known = numericIds.filter((id): id is number => id !== null);
-      const byId = new Map((await findAccountsByIds(db, known)).map((row) => [row.id, row]));
-      return numericIds.map((id) => (id === null ? null : (byId.get(id) ?? null)));
-    }),
+export class Loaders {
+  #account?: DataLoader<string, AccountRow | null>;
+  #recentTransfers?: DataLoader<RecentTransfersKey, TransferRow[], string>;
+  #transfer?: DataLoader<number, TransferRow | null>;
+  #job?: DataLoader<number, JobRow | null>;
+  #counter?: DataLoader<string, number>;
 
-    /** An account's newest transfers; keys with different `last` values still share one statement. */
-    recentTransfers: new DataLoader<RecentTransfersKey, TransferRow[], string>(
-      async (keys) => {
-        const last = Math.max(...keys.map((key) => key.last));
-        const rows = await findRecentTransfersForAccounts(db, [...new Set(keys.map((key) => key.accountId))], last);
-        const byAccount = new Map<number, TransferRow[]>();
-        for (const { account_id: accountId, ...transfer } of rows) {
-          const list = byAccount.get(accountId);
-          if (list) list.push(transfer);
-          else byAccount.set(accountId, [transfer]);
-        }
-        return keys.map(({ accountId, last }) =>
-          (byAccount.get(accountId) ?? []).slice(0, last),
-        );
-      },
-      { cacheKeyFn: ({ accountId, last }) => `${accountId}:${last}` },
-    ),
+  constructor(private readonly db: Db) {}
 
-    /** Transfer by id (job items link to theirs); ids come from the database, so all exist. */
-    transfer: new DataLoader<number, TransferRow | null>(async (ids) => {
-      const byId = new Map((await findTransfersByIds(db, ids)).map((row) => [row.id, row]));
-      return ids.map((id) => byId.get(id) ?? null);
-    }),
+  /** Account by GraphQL id; null for an id that names no account. */
+  get account() {
+    return (this.#account ??= new DataLoader((ids) => loadAccounts(this.db, ids)));
+  }
 
-    /** Job by id; null for an unknown id. */
-    job: new DataLoader<number, JobRow | null>(async (ids) => {
-      const byId = new Map((await findJobsByIds(db, ids)).map((row) => [row.id, row]));
-      return ids.map((id) => byId.get(id) ?? null);
-    }),
+  /** An account's newest transfers; keys with different `last` values still share one statement. */
+  get recentTransfers() {
+    return (this.#recentTransfers ??= new DataLoader((keys) => loadRecentTransfers(this.db, keys), {
+      cacheKeyFn: ({ accountId, last }) => `${accountId}:${last}`,
+    }));
+  }
 
-    /** Counter value by name; 0 for a name never incremented. */
-    counter: new DataLoader<string, number>(async (names) => {
-      const byName = new Map((await findCountersByNames(db, names)).map((row) => [row.name, row.value]));
-      return names.map((name) => byName.get(name) ?? 0);
-    }),
-  };
+  /** Transfer by id (job items link to theirs). */
+  get transfer() {
+    return (this.#transfer ??= new DataLoader(async (ids) => inKeyOrder(ids, await findTransfersByIds(this.db, ids), (row) => row.id)));
+  }
+
+  /** Job by id; null for an unknown id. */
+  get job() {
+    return (this.#job ??= new DataLoader(async (ids) => inKeyOrder(ids, await findJobsByIds(this.db, ids), (row) => row.id)));
+  }
+
+  /** Counter value by name; 0 for a name never incremented. */
+  get counter() {
+    return (this.#counter ??= new DataLoader(async (names) =>
+      inKeyOrder(names, await findCountersByNames(this.db, names), (row) => row.name).map((row) => row?.value ?? 0),
+    ));
+  }
+}
+
+export const createLoaders = (db: Db): Loaders => new Loaders(db);
+
+/** The row of each key, in key order, null where there is none: SQL order is not key order. */
+function inKeyOrder<K, R>(keys: readonly K[], rows: R[], keyOf: (row: R) => K): (R | null)[] {
+  const byKey = new Map(rows.map((row) => [keyOf(row), row]));
+  return keys.map((key) => byKey.get(key) ?? null);
+}
+
+async function loadAccounts(db: Db, ids: readonly string[]): Promise<(AccountRow | null)[]> {
+  const numericIds = ids.map(parseAccountId);
+  const rows = await findAccountsByIds(db, numericIds.filter((id): id is number => id !== null));
+  return inKeyOrder(numericIds, rows, (row) => row.id);
+}
+
+async function loadRecentTransfers(db: Db, keys: readonly RecentTransfersKey[]): Promise<TransferRow[][]> {
+  const last = Math.max(...keys.map((key) => key.last));
+  const rows = await findRecentTransfersForAccounts(db, [...new Set(keys.map((key) => key.accountId))], last);
+  const byAccount = new Map<number, TransferRow[]>();
+  for (const { account_id: accountId, ...transfer } of rows) {
+    const list = byAccount.get(accountId);
+    if (list) list.push(transfer);
+    else byAccount.set(accountId, [transfer]);
+  }
+  return keys.map(({ accountId, last }) => (byAccount.get(accountId) ?? []).slice(0, last));
 }

@@ -124,17 +124,36 @@ describe('request body limit', () => {
     expect(response.status).toBe(413);
   });
 
-  it('answers 413 to an oversized chunked body, without a Content-Length to go by', async () => {
-    const status = await new Promise<number>((resolve, reject) => {
+  /** POSTs a chunked body (no Content-Length): `{ hello(name: "xxx…") }` with `nameBytes` x's. */
+  const postChunked = (nameBytes: number) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
       const request = httpRequest(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (response) => {
-        response.resume();
-        resolve(response.statusCode ?? 0);
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
       });
       request.on('error', reject);
-      request.write(`{"query":"{ hello(name: \\"`);
-      for (let i = 0; i < 20; i += 1) request.write('x'.repeat(1_000));
+      request.write(`{"query":"{ hello(delayMs: 0, name: \\"`);
+      for (let sent = 0; sent < nameBytes; sent += 1_000) request.write('x'.repeat(Math.min(1_000, nameBytes - sent)));
       request.end(`\\") }"}`);
     });
-    expect(status).toBe(413);
+
+  it('answers 413 to an oversized chunked body, without a Content-Length to go by', async () => {
+    expect((await postChunked(20_000)).status).toBe(413);
+  });
+
+  it('serves a chunked body within the limit', async () => {
+    const { status, body } = await postChunked(5_000);
+    expect(status).toBe(200);
+    expect(JSON.parse(body)).toEqual({ data: { hello: `Hello, ${'x'.repeat(5_000)}` } });
+  });
+
+  it('answers 400 to an invalid Content-Length', async () => {
+    const response = await app.yoga.fetch('http://yoga/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': '12, 12' },
+      body: JSON.stringify({ query: '{ hello(delayMs: 0) }' }),
+    });
+    expect(response.status).toBe(400);
   });
 });

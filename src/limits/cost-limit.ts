@@ -38,12 +38,23 @@ export const DEFAULT_LIST_SIZE = 10;
 const SIZE_ARGUMENTS = ['ids', 'last', 'limit'];
 
 export function useCostLimit(maxCost: number): Plugin {
+  // Yoga's parser cache hands back the same DocumentNode for the same query text, so the cost of a
+  // document whose list sizes are all literals is computed once.
+  const staticCosts = new WeakMap<DocumentNode, Map<string | undefined, number>>();
   return {
     onValidate({ params: { schema, documentAST }, context }) {
       return ({ valid, result, setResult }) => {
         if (!valid) return;
         const { variables, operationName } = (context as { params?: { variables?: Record<string, unknown>; operationName?: string } }).params ?? {};
-        const cost = operationCost(schema, documentAST, operationName, variables ?? {});
+        let cost = staticCosts.get(documentAST)?.get(operationName);
+        if (cost === undefined) {
+          const estimate = operationCost(schema, documentAST, operationName, variables ?? {});
+          cost = estimate.cost;
+          if (!estimate.readVariables) {
+            const byOperation = staticCosts.get(documentAST) ?? new Map<string | undefined, number>();
+            staticCosts.set(documentAST, byOperation.set(operationName, cost));
+          }
+        }
         if (cost > maxCost) {
           setResult([...result, new QueryTooComplexError(`Query cost limit of ${maxCost} exceeded, found ${cost}.`, 'maxCost')]);
         }
@@ -52,12 +63,13 @@ export function useCostLimit(maxCost: number): Plugin {
   };
 }
 
+/** The cost of the operation, and whether it depended on the variables (else it can be cached). */
 export function operationCost(
   schema: GraphQLSchema,
   document: DocumentNode,
   operationName: string | undefined,
   variables: Record<string, unknown>,
-): number {
+): { cost: number; readVariables: boolean } {
   const fragments = new Map<string, FragmentDefinitionNode>();
   const operations = [];
   for (const definition of document.definitions) {
@@ -66,7 +78,7 @@ export function operationCost(
   }
   const operation = operationName ? operations.find((op) => op.name?.value === operationName) : operations[0];
   const rootType = operation && schema.getRootType(operation.operation);
-  if (!operation || !rootType) return 0;
+  if (!operation || !rootType) return { cost: 0, readVariables: false };
 
   const variableDefaults: Record<string, unknown> = {};
   for (const definition of operation.variableDefinitions ?? []) {
@@ -75,6 +87,7 @@ export function operationCost(
     }
   }
   const allVariables = { ...variableDefaults, ...variables };
+  const sizes = { readVariables: false };
 
   const costOf = (selectionSet: SelectionSetNode, parentType: GraphQLCompositeType, times: number): number => {
     let cost = 0;
@@ -85,7 +98,7 @@ export function operationCost(
         if (!field) continue;
         const type = getNamedType(field.type);
         if (isLeafType(type) || !isCompositeType(type)) continue;
-        const objects = times * (isListType(getNullableType(field.type)) ? listSize(selection, field, allVariables) : 1);
+        const objects = times * (isListType(getNullableType(field.type)) ? listSize(selection, field, allVariables, sizes) : 1);
         cost += objects + costOf(selection.selectionSet, type, objects);
       } else {
         const fragment = selection.kind === Kind.INLINE_FRAGMENT ? selection : fragments.get(selection.name.value);
@@ -96,15 +109,16 @@ export function operationCost(
     }
     return cost;
   };
-  return costOf(operation.selectionSet, rootType, 1);
+  return { cost: costOf(operation.selectionSet, rootType, 1), readVariables: sizes.readVariables };
 }
 
 /** The size a list field asks for: the length of `ids` or the value of `last`, else the default. */
-function listSize(node: FieldNode, field: GraphQLField<unknown, unknown>, variables: Record<string, unknown>): number {
+function listSize(node: FieldNode, field: GraphQLField<unknown, unknown>, variables: Record<string, unknown>, sizes: { readVariables: boolean }): number {
   for (const name of SIZE_ARGUMENTS) {
     const definition = field.args.find((arg) => arg.name === name);
     if (!definition) continue;
     const argument = node.arguments?.find((arg) => arg.name.value === name);
+    if (argument?.value.kind === Kind.VARIABLE) sizes.readVariables = true;
     const value = argument
       ? argument.value.kind === Kind.VARIABLE
         ? variables[argument.value.name.value]
