@@ -127,7 +127,13 @@ function createLocks(config: Config, db: Db): Locks {
 /** One process needs nothing but itself; replicas on PostgreSQL hear each other through LISTEN/NOTIFY. */
 async function createJobEvents(config: Config, db: Db): Promise<JobEvents> {
   if (config.database.dialect !== 'postgres') return new MemoryJobEvents();
-  const events = new PostgresJobEvents(db, { connectionString: config.database.url, application_name: config.database.applicationName });
+  const events = new PostgresJobEvents(db, {
+    connectionString: config.database.url,
+    application_name: config.database.applicationName,
+    // A dead LISTEN connection is noticed and re-opened; meanwhile listeners fall back on polling.
+    keepAlive: true,
+    connectionTimeoutMillis: 3_000,
+  });
   await events.start();
   return events;
 }

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, JobItemRow, JobRow } from './database.js';
 import { isPostgres } from './dialect.js';
+import { inTransaction } from './transaction.js';
 
 // The queue's SQL: one function per operation, the executor first. A job's counters (done, failed,
 // cancelled) change only in the transaction that changes its items, so they never disagree.
@@ -128,15 +129,36 @@ export async function completeItem(trx: Db, item: JobItemRow, outcome: ItemOutco
     .executeTakeFirstOrThrow();
 }
 
-/** Gives a claimed item back to the queue (its worker could not run it now); a no-op if not ours. */
+/**
+ * Gives a claimed item back to the queue (its worker could not run it now); a no-op if not ours.
+ * If its job was cancelled meanwhile, the item is cancelled instead, in the same transaction: a
+ * cancelled job never starts an item again.
+ */
 export async function releaseItem(db: Db, itemId: number, workerId: string): Promise<void> {
-  await db
-    .updateTable('job_items')
-    .set({ status: 'PENDING', claimed_by: null })
-    .where('id', '=', itemId)
-    .where('status', '=', 'RUNNING')
-    .where('claimed_by', '=', workerId)
+  await inTransaction(db, async (trx) => {
+    const released = await trx
+      .updateTable('job_items')
+      .set({ status: 'PENDING', claimed_by: null })
+      .where('id', '=', itemId)
+      .where('status', '=', 'RUNNING')
+      .where('claimed_by', '=', workerId)
+      .returning('job_id')
+      .executeTakeFirst();
+    if (released) await cancelPendingItemsOfCancelledJobs(trx, [released.job_id]);
+  });
+}
+
+/** Runs cancelJob again for those of `jobIds` that were cancelled, for items handed back since. */
+async function cancelPendingItemsOfCancelledJobs(trx: Db, jobIds: number[]): Promise<void> {
+  if (jobIds.length === 0) return;
+  const cancelled = await trx
+    .selectFrom('jobs')
+    .select('id')
+    .where('id', 'in', [...new Set(jobIds)])
+    .where('cancel_requested', '=', 1)
+    .where('status', 'in', ['QUEUED', 'RUNNING'])
     .execute();
+  for (const { id } of cancelled) await cancelJob(trx, id);
 }
 
 /**
@@ -193,12 +215,16 @@ export async function removeWorker(db: Db, workerId: string): Promise<void> {
  * transfer and the item's status are written in one transaction, so running it again applies it once.
  */
 export async function recoverAbandonedItems(db: Db, workerId: string, aliveSince: Date): Promise<number> {
-  const alive = db.selectFrom('queue_workers').select('id').where('heartbeat_at', '>=', aliveSince.toISOString());
-  const result = await db
-    .updateTable('job_items')
-    .set({ status: 'PENDING', claimed_by: null })
-    .where('status', '=', 'RUNNING')
-    .where((eb) => eb.or([eb('claimed_by', 'is', null), eb.and([eb('claimed_by', '!=', workerId), eb('claimed_by', 'not in', alive)])]))
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows);
+  return inTransaction(db, async (trx) => {
+    const alive = trx.selectFrom('queue_workers').select('id').where('heartbeat_at', '>=', aliveSince.toISOString());
+    const recovered = await trx
+      .updateTable('job_items')
+      .set({ status: 'PENDING', claimed_by: null })
+      .where('status', '=', 'RUNNING')
+      .where((eb) => eb.or([eb('claimed_by', 'is', null), eb.and([eb('claimed_by', '!=', workerId), eb('claimed_by', 'not in', alive)])]))
+      .returning('job_id')
+      .execute();
+    await cancelPendingItemsOfCancelledJobs(trx, recovered.map((item) => item.job_id));
+    return recovered.length;
+  });
 }

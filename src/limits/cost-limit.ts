@@ -119,11 +119,9 @@ function listSize(node: FieldNode, field: GraphQLField<unknown, unknown>, variab
     if (!definition) continue;
     const argument = node.arguments?.find((arg) => arg.name.value === name);
     if (argument?.value.kind === Kind.VARIABLE) sizes.readVariables = true;
-    const value = argument
-      ? argument.value.kind === Kind.VARIABLE
-        ? variables[argument.value.name.value]
-        : literalValue(argument.value)
-      : definition.defaultValue;
+    const given = argument ? (argument.value.kind === Kind.VARIABLE ? variables[argument.value.name.value] : literalValue(argument.value)) : undefined;
+    // A variable left out (or null) leaves the argument's default in force.
+    const value = given ?? definition.defaultValue;
     if (Array.isArray(value)) return value.length;
     if (typeof value === 'number' && value >= 0) return value;
   }

@@ -46,6 +46,8 @@ export class PostgresLocks implements Locks {
               throw error;
             }
           }
+          // The bound is for the wait on other replicas only, not for the work that follows.
+          await sql`RESET lock_timeout`.execute(trx);
           // The client may have left while another replica held the lock: then write nothing.
           signal?.throwIfAborted();
           return work(trx);

@@ -73,6 +73,8 @@ export class PostgresJobEvents extends MemoryJobEvents {
     try {
       await client.connect();
       await client.query(`LISTEN ${JOB_CHANNEL}; LISTEN ${WORK_CHANNEL}`);
+      // Closed while we were connecting: this connection is nobody's to close later.
+      if (this.#closed) return void client.end().catch(() => undefined);
       this.#client = client;
       // Anything may have changed while we were not listening.
       this.emitter.emit(WORK_CHANNEL);

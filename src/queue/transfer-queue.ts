@@ -18,7 +18,6 @@ import { applyTransfer } from '../db/transfers.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { InsufficientFundsError, LockTimeoutError, NotFoundError } from '../errors.js';
 import type { Locks } from '../locks/lock.js';
-import { deferred } from '../deferred.js';
 import type { JobEvents } from './job-events.js';
 
 export type QueueOptions = {
@@ -46,7 +45,10 @@ export type QueueOptions = {
 export class TransferQueue {
   readonly workerId = randomUUID();
   #stopping = false;
-  #wake = deferred();
+  /** Counts wake-ups, so that a worker woken while it was claiming does not go to sleep. */
+  #wakes = 0;
+  /** The idle workers' wake-up calls: each idle wait has its own, removed when it ends. */
+  readonly #sleepers = new Set<() => void>();
   #workers: Promise<void>[] = [];
   #timers: NodeJS.Timeout[] = [];
   #unsubscribe: (() => void) | undefined;
@@ -99,10 +101,15 @@ export class TransferQueue {
   async stop(timeoutMs: number): Promise<void> {
     this.requestStop();
     this.#unsubscribe?.();
-    for (const timer of this.#timers) clearInterval(timer);
-    const finished = Promise.all(this.#workers).then(() => true);
-    const timer = sleep(timeoutMs, false, { ref: false });
-    if (await Promise.race([finished, timer])) await removeWorker(this.db, this.workerId).catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      Promise.all(this.#workers).then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(resolve, timeoutMs, false))),
+    ]);
+    clearTimeout(timer);
+    // Heartbeat until the running items are over, so that no other replica takes them back meanwhile.
+    for (const beat of this.#timers) clearInterval(beat);
+    if (finished) await removeWorker(this.db, this.workerId).catch(() => undefined);
   }
 
   async #recover(aliveSince: Date): Promise<void> {
@@ -111,23 +118,37 @@ export class TransferQueue {
   }
 
   #wakeUp(): void {
-    this.#wake.resolve();
-    this.#wake = deferred();
+    this.#wakes += 1;
+    for (const wake of [...this.#sleepers]) wake();
+  }
+
+  /** Waits until woken or `ms` pass; returns at once if a wake-up came since `wakesSeen`. */
+  #idle(ms: number, wakesSeen: number): Promise<void> {
+    if (this.#wakes !== wakesSeen || this.#stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#sleepers.add(wake);
+    });
   }
 
   async #work(): Promise<void> {
     while (!this.#stopping) {
-      const woken = this.#wake.promise;
+      const wakesSeen = this.#wakes;
       let item: JobItemRow | undefined;
       try {
         item = await claimNextItem(this.db, this.workerId);
       } catch {
         // The database is away: look again a little later.
-        await Promise.race([woken, sleep(1_000)]);
+        await this.#idle(1_000, wakesSeen);
         continue;
       }
       if (!item) {
-        await Promise.race([woken, sleep(this.options.pollMs ?? 1_000)]);
+        await this.#idle(this.options.pollMs ?? 1_000, wakesSeen);
         continue;
       }
       this.#running += 1;

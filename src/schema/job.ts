@@ -6,11 +6,12 @@ import { cancelJob, countActiveItems, findJobByIdempotencyKey, findJobItems, fin
 import { inTransaction } from '../db/transaction.js';
 import { assertInRange, assertLength, BadUserInputError, NotFoundError, QueueFullError } from '../errors.js';
 import type { Context } from '../context.js';
+import { createLoaders } from '../loaders.js';
 import { deferred } from '../deferred.js';
 import { builder } from './builder.js';
+import { MAX_AMOUNT } from './transfer.js';
 
 export const MAX_ITEMS = 10_000;
-const MAX_AMOUNT = 2_147_483_647;
 const MAX_ITEMS_PAGE = 1_000;
 /** At most this many progress events a second per subscription, however fast items finish. */
 const PROGRESS_INTERVAL_MS = 100;
@@ -225,20 +226,26 @@ function validateItems(items: readonly { fromId: string | number; toId: string |
  */
 async function* watchJob(ctx: Context, id: string): AsyncGenerator<JobRow> {
   const jobId = parseId(id);
-  let job = jobId === null ? undefined : (await findJobsByIds(ctx.db, [jobId]))[0];
-  if (!job || jobId === null) throw new NotFoundError('Job', id);
-  yield job;
-  if (isFinal(job)) return;
-
-  const stop = AbortSignal.any([ctx.request.signal, ctx.shutdownSignal]);
+  if (jobId === null) throw new NotFoundError('Job', id);
+  // Listen before the first read, so that no change between the two goes unnoticed.
   let wake = deferred();
   const unsubscribe = ctx.jobEvents.onJobChanged(jobId, () => wake.resolve());
+  const stop = AbortSignal.any([ctx.request.signal, ctx.shutdownSignal]);
   const onStop = () => wake.resolve();
   stop.addEventListener('abort', onStop);
   try {
+    let job = (await findJobsByIds(ctx.db, [jobId]))[0];
+    if (!job) throw new NotFoundError('Job', id);
+    yield job;
+    if (isFinal(job)) return;
+
     let lastEvent = Date.now();
     while (!stop.aborted) {
-      await Promise.race([wake.promise, sleep(PROGRESS_POLL_MS, undefined, { signal: stop }).catch(() => undefined)]);
+      // A notification, the shutdown or the client leaving wakes us; so does the poll, in case a
+      // notification was lost. The poll's timer is cleared either way: nothing is left behind.
+      const poll = setTimeout(() => wake.resolve(), PROGRESS_POLL_MS);
+      await wake.promise;
+      clearTimeout(poll);
       if (stop.aborted) return;
       const wait = lastEvent + PROGRESS_INTERVAL_MS - Date.now();
       if (wait > 0) await sleep(wait, undefined, { signal: stop }).catch(() => undefined);
@@ -248,8 +255,8 @@ async function* watchJob(ctx: Context, id: string): AsyncGenerator<JobRow> {
       if (!next || (next.status === job.status && next.done === job.done && next.failed === job.failed)) continue;
       job = next;
       lastEvent = Date.now();
-      // Balances shown under the items must be read anew for each event.
-      ctx.loaders.account.clearAll();
+      // Each event shows the state at its own time: fresh loaders, no cached balances or transfers.
+      ctx.loaders = createLoaders(ctx.db);
       yield job;
       if (isFinal(job)) return;
     }

@@ -4,7 +4,7 @@ import type { Loaders } from '../loaders.js';
 import { assertInRange, BadUserInputError, NotFoundError } from '../errors.js';
 import { builder } from './builder.js';
 
-const MAX_AMOUNT = 2_147_483_647;
+export const MAX_AMOUNT = 2_147_483_647;
 
 builder.objectType('Transfer', {
   description: 'Money moved from one account to another, recorded in the same transaction as the two balance changes.',
