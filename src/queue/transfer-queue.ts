@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
 import { parseId } from '../db/ids.js';
 import type { Db, JobItemRow } from '../db/database.js';
 import {
@@ -158,6 +158,9 @@ export class TransferQueue {
       } finally {
         this.#running -= 1;
       }
+      // better-sqlite3 answers synchronously, so claim → apply → claim is a chain of resolved
+      // promises that would never let the event loop serve a request: yield after every item.
+      await setImmediate();
     }
   }
 
