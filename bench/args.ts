@@ -1,6 +1,11 @@
 // The command line: which scenarios, how many rounds, how long. Defaults fit the 12-minute budget.
 
+/** default: the comparison on SQLite; postgres: ours on PostgreSQL, 1 and 2 replicas; queue: queue throughput. */
+export type Mode = 'default' | 'postgres' | 'queue';
+export const MODES: readonly Mode[] = ['default', 'postgres', 'queue'];
+
 export type Settings = {
+  mode: Mode;
   only: string[] | undefined;
   rounds: number;
   /** Seconds measured per run, after the warm-up. */
@@ -8,12 +13,19 @@ export type Settings = {
   warmupS: number;
   /** Profile our server (node --cpu-prof) into bench/results/profiles/. */
   profile: boolean;
+  /** Queue mode: items in the job (10,000 unless --items). */
+  items: number;
+  /** Queue mode: the QUEUE_CONCURRENCY values (1, 4, 16 unless --concurrency). */
+  concurrency: number[];
 };
 
-const USAGE = `npm run bench -- [--only NAME[,NAME...]] [--rounds N] [--duration SECONDS] [--warmup SECONDS] [--profile]`;
+const USAGE = `npm run bench -- [--mode default|postgres|queue] [--only NAME[,NAME...]] [--rounds N] [--duration SECONDS] [--warmup SECONDS] [--profile] [--items N] [--concurrency N[,N...]]` +
+  ` (--only queue is --mode queue)`;
 
-export function parseArgs(argv: readonly string[], scenarioNames: readonly string[]): Settings {
-  const settings: Settings = { only: undefined, rounds: 3, durationS: 10, warmupS: 2, profile: false };
+/** `scenarioNames`: the scenarios `--only` may name, per mode. */
+export function parseArgs(argv: readonly string[], scenarioNames: Readonly<Record<Mode, readonly string[]>>): Settings {
+  const settings: Settings = { mode: 'default', only: undefined, rounds: 3, durationS: 10, warmupS: 2, profile: false, items: 10_000, concurrency: [1, 4, 16] };
+  let explicitRounds = false;
   for (let index = 0; index < argv.length; index += 1) {
     const flag = argv[index];
     const value = argv[index + 1];
@@ -28,13 +40,29 @@ export function parseArgs(argv: readonly string[], scenarioNames: readonly strin
         if (!value) throw new Error(`--only needs a scenario name. Usage: ${USAGE}`);
         index += 1;
         const names = value.split(',').map((name) => name.trim()).filter(Boolean);
-        const unknown = names.filter((name) => !scenarioNames.includes(name));
-        if (unknown.length > 0) throw new Error(`Unknown scenario ${unknown.join(', ')}; known: ${scenarioNames.join(', ')}`);
         settings.only = [...(settings.only ?? []), ...names];
         break;
       }
+      case '--mode': {
+        if (!value || !MODES.includes(value as Mode)) throw new Error(`--mode needs one of ${MODES.join(', ')}. Usage: ${USAGE}`);
+        index += 1;
+        settings.mode = value as Mode;
+        break;
+      }
+      case '--items': {
+        const items = Math.round(number());
+        if (items > 10_000) throw new Error(`--items: a job holds at most 10000 items`);
+        settings.items = items;
+        break;
+      }
+      case '--concurrency':
+        if (!value || !/^\d+(,\d+)*$/.test(value)) throw new Error(`--concurrency needs numbers like 1,4,16. Usage: ${USAGE}`);
+        index += 1;
+        settings.concurrency = value.split(',').map(Number);
+        break;
       case '--rounds':
         settings.rounds = Math.round(number());
+        explicitRounds = true;
         break;
       case '--duration':
         settings.durationS = number();
@@ -49,5 +77,16 @@ export function parseArgs(argv: readonly string[], scenarioNames: readonly strin
         throw new Error(`Unknown argument ${flag}. Usage: ${USAGE}`);
     }
   }
+  // `--only queue` is the queue mode (it is not a load scenario).
+  if (settings.only?.length === 1 && settings.only[0] === 'queue' && settings.mode === 'default') settings.mode = 'queue';
+  if (settings.mode === 'queue') {
+    if (settings.only && settings.only.some((name) => name !== 'queue')) throw new Error(`--mode queue takes no other scenario. Usage: ${USAGE}`);
+    settings.only = undefined;
+    // One job per configuration unless asked otherwise: a 10,000-item job is long enough to average itself.
+    if (!explicitRounds) settings.rounds = 1;
+  }
+  const known = scenarioNames[settings.mode];
+  const unknown = (settings.only ?? []).filter((name) => !known.includes(name));
+  if (unknown.length > 0) throw new Error(`Unknown scenario ${unknown.join(', ')} for --mode ${settings.mode}; known: ${known.join(', ')}, or --only queue`);
   return settings;
 }

@@ -50,6 +50,8 @@ export type LoadResult = {
   timeouts: number;
   /** A few bodies of failed responses, for the report. */
   errorSamples: string[];
+  /** The latencies behind p50/p99, ascending: lets two concurrent runs (one per replica) be merged. */
+  latenciesMs: number[];
 };
 
 type ConnectionWindow = { first: number; last: number; count: number };
@@ -116,6 +118,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
           transportErrors: result.errors,
           timeouts: result.timeouts,
           errorSamples,
+          latenciesMs: latencies,
         });
       },
     );

@@ -9,6 +9,9 @@ import { parseArgs, type Settings } from './args.js';
 import { postBody } from './graphql.js';
 import { runLoad } from './loadgen.js';
 import { describeMachine, readListenOverflows } from './machine.js';
+import { dropLeftoverDatabasesSync } from './pgdb.js';
+import { POSTGRES_SCENARIOS, runPostgresMode } from './postgres.js';
+import { runQueueMode } from './queue.js';
 import { killAllServers, LOADGEN_CORE, pinSelfToLoadgenCore, SERVER_CORE, tail, type ServerProcess } from './processes.js';
 import { evaluateBars, renderBars, renderDetails, renderTable, summarize, type RunRecord } from './report.js';
 import { classifier, scenarios, type Scenario } from './scenarios.js';
@@ -23,7 +26,7 @@ const RUN_OVERHEAD_S = 3;
 
 async function main(): Promise<number> {
   const startedAt = performance.now();
-  const settings = parseArgs(process.argv.slice(2), scenarios.map((s) => s.name));
+  const settings = parseArgs(process.argv.slice(2), { default: scenarios.map((s) => s.name), postgres: POSTGRES_SCENARIOS, queue: ['queue'] });
   const selected = scenarios.filter((s) => !settings.only || settings.only.includes(s.name));
   const machine = describeMachine();
   pinSelfToLoadgenCore();
@@ -32,6 +35,13 @@ async function main(): Promise<number> {
   installCleanup(workDir);
 
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  const resultsDir = join(benchDir, 'results');
+  if (settings.mode !== 'default') {
+    // These modes write results/postgres.md and results/queue.md; latest.md stays the default run's.
+    mkdirSync(resultsDir, { recursive: true });
+    const mode = { machine, command, resultsDir, context: { oursDir, workDir }, oursNote: oursDir === repoDir ? '' : ` (our server from BENCH_OURS_DIR=${oursDir})` };
+    return settings.mode === 'postgres' ? runPostgresMode(settings, mode) : runQueueMode(settings, mode);
+  }
   const header = [
     `Machine: ${machine}`,
     `Command: ${command}${oursDir === repoDir ? '' : ` (our server from BENCH_OURS_DIR=${oursDir})`}`,
@@ -42,7 +52,6 @@ async function main(): Promise<number> {
   console.log(header);
   console.log(`Estimated time: ~${Math.ceil(estimateSeconds(selected, settings) / 60)} min. Logs in ${workDir}\n`);
 
-  const resultsDir = join(benchDir, 'results');
   const profileDir = settings.profile ? join(resultsDir, 'profiles') : undefined;
   if (profileDir) console.log(`Profiling our server: .cpuprofile files go to ${profileDir}\n`);
   const context: TargetContext = { repoDir, workDir, oursDir, templateDb: await prepareTemplateDb({ oursDir, workDir }), profileDir };
@@ -166,6 +175,7 @@ function estimateSeconds(selected: readonly Scenario[], settings: Settings): num
 function installCleanup(workDir: string): void {
   process.once('exit', (code) => {
     killAllServers();
+    dropLeftoverDatabasesSync();
     // Databases and server logs are kept when something failed, for the post-mortem.
     if (code === 0) rmSync(workDir, { recursive: true, force: true });
     else console.error(`Server logs and databases kept in ${workDir}`);

@@ -32,20 +32,20 @@ export type Scenario = {
   verify?: (baseUrl: string, load: LoadResult, successes: number) => Promise<Check[]>;
 };
 
-const ids = (count: number) => Array.from({ length: count }, (_, index) => String(index + 1));
+export const ids = (count: number) => Array.from({ length: count }, (_, index) => String(index + 1));
 const idList = (count: number) => ids(count).map((id) => `"${id}"`).join(', ');
 const randomInt = (min: number, max: number) => min + Math.floor(Math.random() * (max - min + 1));
 
 /** Two different accounts among 1..`accounts`, and 1..10 units. */
-function randomTransfer(accounts: number) {
+export function randomTransfer(accounts: number) {
   const fromId = randomInt(1, accounts);
   const toId = ((fromId - 1 + randomInt(1, accounts - 1)) % accounts) + 1;
   return { fromId: String(fromId), toId: String(toId), amount: randomInt(1, 10) };
 }
 
 const TRANSFER = 'mutation Transfer($fromId: ID!, $toId: ID!, $amount: Int!) { transfer(fromId: $fromId, toId: $toId, amount: $amount) { id amount } }';
-const SEED_ACCOUNTS = 1000;
-const SEED_TOTAL = SEED_ACCOUNTS * 1000;
+export const SEED_ACCOUNTS = 1000;
+export const SEED_TOTAL = SEED_ACCOUNTS * 1000;
 
 const isAccountList = (value: unknown, count: number): value is { id: string; name: string; balance: number }[] =>
   Array.isArray(value) && value.length === count;

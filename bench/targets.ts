@@ -13,8 +13,8 @@ export const SERVER_LABELS: Record<ServerKind, string> = {
 };
 
 /** Our server's settings: the bench runs it with their defaults, whatever the shell exports. */
-const OUR_CONFIG_VARS = [
-  'PORT', 'HOST', 'DATABASE_URL', 'MAX_BODY_BYTES', 'LOCK_TIMEOUT_MS', 'SHUTDOWN_TIMEOUT_MS',
+export const OUR_CONFIG_VARS = [
+  'PORT', 'HOST', 'DATABASE_URL', 'DATABASE_POOL_SIZE', 'MAX_BODY_BYTES', 'LOCK_TIMEOUT_MS', 'SHUTDOWN_TIMEOUT_MS',
   'MAX_DEPTH', 'MAX_ALIASES', 'MAX_TOKENS', 'MAX_DIRECTIVES', 'MAX_COST',
   'QUEUE_CONCURRENCY', 'QUEUE_MAX_PENDING', 'QUEUE_ITEM_WORK_MS',
 ];
@@ -88,4 +88,19 @@ function copyDatabase(from: string, to: string): void {
   copyFileSync(from, to);
   // Only present if the template's last connection did not checkpoint; copied so no row is lost.
   if (existsSync(`${from}-wal`)) copyFileSync(`${from}-wal`, `${to}-wal`);
+}
+
+/** Our server with a given database and queue settings (the postgres and queue modes). */
+export function startOurs(
+  context: Pick<TargetContext, 'oursDir' | 'workDir'>,
+  { tag, databaseUrl, queueConcurrency }: { tag: string; databaseUrl: string; queueConcurrency: number },
+): Promise<ServerProcess> {
+  return startServer({
+    name: `ours [${tag}]`,
+    script: 'src/main.ts',
+    cwd: context.oursDir,
+    logFile: join(context.workDir, `${tag}.log`),
+    env: { DATABASE_URL: databaseUrl, QUEUE_CONCURRENCY: String(queueConcurrency) },
+    unsetEnv: OUR_CONFIG_VARS,
+  });
 }

@@ -4,8 +4,9 @@ import { defaultQueue } from '../src/config.js';
 import { createDb } from '../src/db/connect.js';
 import type { Db } from '../src/db/database.js';
 import { databases } from './helpers/databases.js';
-import { createTestApp, errorCodes, testConfig, type TestApp } from './helpers/graphql.js';
+import { createTestApp, errorCodes, graphqlRequest, testConfig, type TestApp } from './helpers/graphql.js';
 import { lastJob, progress, randomItems, submit } from './helpers/jobs.js';
+import { serve } from './helpers/server.js';
 import { subscribe } from './helpers/sse.js';
 
 const watch = (app: TestApp, id: string) => subscribe(app.yoga.fetch.bind(app.yoga), 'http://yoga/graphql', progress, { id });
@@ -217,6 +218,26 @@ describe.each(databases)('shutting the queue down on $name', (database) => {
       expect(lastJob(events)).toMatchObject({ status: 'SUCCEEDED', done: 20 });
     } finally {
       await reopened.close();
+      await app.dispose();
+    }
+  });
+});
+
+describe.each(databases)('the server while the queue works on $name', (database) => {
+  it('keeps answering requests while a large job runs', async () => {
+    const app = await createTestApp(database, { config: { queue: { ...defaultQueue, concurrency: 4 } } });
+    const server = await serve(app);
+    try {
+      const { body } = await graphqlRequest(fetch, `${server.url}/graphql`, submit, { items: randomItems(3000, 100, 1) });
+      const id = body.data?.submitTransfers.id;
+      // Answered while the job is still running: the workers leave the event loop room to serve.
+      const { body: read } = await graphqlRequest(fetch, `${server.url}/graphql`, 'query ($id: ID!) { hello(delayMs: 0) job(id: $id) { status done } }', { id });
+      expect(read.data?.hello).toBe('Hello, World');
+      expect(['QUEUED', 'RUNNING']).toContain(read.data?.job.status);
+      expect(read.data?.job.done).toBeLessThan(3000);
+      await subscribe(fetch, `${server.url}/graphql`, progress, { id });
+    } finally {
+      await server.shutdown(10_000);
       await app.dispose();
     }
   });
