@@ -13,6 +13,7 @@ import { useCostLimit } from './limits/cost-limit.js';
 import type { Locks } from './locks/lock.js';
 import { MemoryLocks } from './locks/memory-lock.js';
 import { PostgresLocks } from './locks/postgres-lock.js';
+import { useJit } from './plugins/jit.js';
 import { useNativeAbortSignal } from './plugins/native-abort-signal.js';
 import { useRequestBodyLimit } from './plugins/request-body-limit.js';
 import { MemoryJobEvents, PostgresJobEvents, type JobEvents } from './queue/job-events.js';
@@ -91,6 +92,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       useRequestBodyLimit(config.maxBodyBytes),
       ...useArmorLimits(config.limits),
       useCostLimit(config.limits.maxCost),
+      useJit(),
       ...(options.plugins ?? []),
     ],
   });
