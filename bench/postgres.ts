@@ -1,7 +1,6 @@
 // `npm run bench -- --mode postgres`: our server on PostgreSQL, one replica and two replicas on the
 // same fresh database, under the load of the default bench's scenarios; invariants checked through
 // the API after every run.
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Settings } from './args.js';
@@ -9,7 +8,7 @@ import { postBody } from './graphql.js';
 import { runLoad, type LoadResult } from './loadgen.js';
 import { checkPostgres, createDatabase, PG_ADMIN_URL, type BenchDatabase } from './pgdb.js';
 import { LOADGEN_CORE, SERVER_CORE, tail, type ServerProcess } from './processes.js';
-import { renderBars } from './report.js';
+import { finishReport } from './report.js';
 import { classifier, scenarios, type Check, type Scenario } from './scenarios.js';
 import { median, percentileOfSorted } from './stats.js';
 import { startOurs, type TargetContext } from './targets.js';
@@ -65,7 +64,7 @@ export async function runPostgresMode(settings: Settings, mode: ModeContext): Pr
     ...(r.failure ? [{ name: `${r.scenario} x${r.replicas} round ${r.round}: ran`, pass: false, detail: r.failure.split('\n')[0] ?? '' }] : []),
   ]);
   const elapsedS = (performance.now() - startedAt) / 1000;
-  const report = [
+  return finishReport(join(mode.resultsDir, 'postgres.md'), [
     '## Benchmark, PostgreSQL mode',
     '',
     header,
@@ -74,20 +73,7 @@ export async function runPostgresMode(settings: Settings, mode: ModeContext): Pr
     '',
     'req/s counts successful responses only (INSUFFICIENT_FUNDS included for transfers, as an accepted outcome); errors are every other GraphQL error, non-2xx response, connection error and timeout over the whole run, warm-up included (sum over rounds); peak RSS is the VmHWM of each replica, max over rounds.',
     '',
-    '### Invariants',
-    '',
-    '```',
-    renderBars(checks),
-    '```',
-    '',
-    `Elapsed: ${(elapsedS / 60).toFixed(1)} min (${Math.round(elapsedS)} s)`,
-    '',
-  ].join('\n');
-  console.log(`\n${report}`);
-  const file = join(mode.resultsDir, 'postgres.md');
-  writeFileSync(file, report);
-  console.log(`Written to ${file}`);
-  return checks.every((c) => c.pass) ? 0 : 1;
+  ], checks, elapsedS);
 }
 
 async function runOne(scenario: Scenario, replicas: number, round: number, settings: Settings, context: ModeContext['context']): Promise<PgRecord> {

@@ -2,7 +2,6 @@
 // random transfers, at QUEUE_CONCURRENCY 1, 4 and 16, on SQLite (one process) and on PostgreSQL
 // with one and two replicas (both running workers). Timed from the submit response to the event of
 // the jobProgress subscription (SSE) that carries the final status.
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Settings } from './args.js';
@@ -10,7 +9,7 @@ import { GRAPHQL_PATH, queryData, requestBody } from './graphql.js';
 import { checkPostgres, createDatabase, type BenchDatabase } from './pgdb.js';
 import type { ModeContext } from './postgres.js';
 import { SERVER_CORE, tail, type ServerProcess } from './processes.js';
-import { renderBars } from './report.js';
+import { finishReport } from './report.js';
 import { ids, randomTransfer, SEED_ACCOUNTS, SEED_TOTAL, type Check } from './scenarios.js';
 import { startOurs } from './targets.js';
 
@@ -68,27 +67,14 @@ export async function runQueueMode(settings: Settings, mode: ModeContext): Promi
     ...(r.failure ? [{ name: `${label(r)} c=${r.concurrency} round ${r.round}: ran`, pass: false, detail: r.failure.split('\n')[0] ?? '' }] : []),
   ]);
   const elapsedS = (performance.now() - startedAt) / 1000;
-  const report = [
+  return finishReport(join(mode.resultsDir, 'queue.md'), [
     '## Benchmark, queue mode',
     '',
     header,
     '',
     renderTable(records),
     '',
-    '### Invariants',
-    '',
-    '```',
-    renderBars(checks),
-    '```',
-    '',
-    `Elapsed: ${(elapsedS / 60).toFixed(1)} min (${Math.round(elapsedS)} s)`,
-    '',
-  ].join('\n');
-  console.log(`\n${report}`);
-  const file = join(mode.resultsDir, 'queue.md');
-  writeFileSync(file, report);
-  console.log(`Written to ${file}`);
-  return checks.every((c) => c.pass) ? 0 : 1;
+  ], checks, elapsedS);
 }
 
 const label = (s: Setup) => (s.database === 'sqlite' ? 'SQLite' : `PostgreSQL x${s.replicas}`);

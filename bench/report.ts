@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 // Turns the runs into the one markdown table, the PASS/FAIL bars and the per-round details.
 import type { LoadResult } from './loadgen.js';
 import type { Check, Scenario } from './scenarios.js';
@@ -152,3 +153,25 @@ export const renderBars = (bars: readonly Check[]): string => bars.map((b) => `$
 
 const fmt = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
 const ratio = (value: number | undefined) => (value === undefined ? '' : value.toFixed(2));
+
+/**
+ * Ends a mode's report with its invariants and the elapsed time, prints it and writes it to `file`;
+ * returns the exit code: 1 when a check failed.
+ */
+export function finishReport(file: string, body: string[], checks: Check[], elapsedS: number): number {
+  const report = [
+    ...body,
+    '### Invariants',
+    '',
+    '```',
+    renderBars(checks),
+    '```',
+    '',
+    `Elapsed: ${(elapsedS / 60).toFixed(1)} min (${Math.round(elapsedS)} s)`,
+    '',
+  ].join('\n');
+  console.log(`\n${report}`);
+  writeFileSync(file, report);
+  console.log(`Written to ${file}`);
+  return checks.every((check) => check.pass) ? 0 : 1;
+}
