@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { buildClientSchema, getIntrospectionQuery, isInputObjectType, isInterfaceType, isObjectType, lexicographicSortSchema, printSchema, type IntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningServer } from '../src/http-server.js';
 import { schema } from '../src/schema/index.js';
 import { printSchemaSdl } from '../src/schema/print.js';
 import { databases } from './helpers/databases.js';
-import { createTestApp, graphqlRequest, type TestApp } from './helpers/graphql.js';
-import { serve } from './helpers/server.js';
+import { graphqlRequest } from './helpers/graphql.js';
+import { serveTestApp, type ServedTestApp } from './helpers/server.js';
 
 const committed = readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8');
 
@@ -34,21 +33,16 @@ describe('schema.graphql', () => {
 });
 
 describe('introspection over HTTP', () => {
-  let app: TestApp;
-  let server: RunningServer;
+  let served: ServedTestApp;
   beforeAll(async () => {
-    app = await createTestApp(databases[0]!);
-    server = await serve(app);
+    served = await serveTestApp(databases[0]!);
   });
-  afterAll(async () => {
-    await server.shutdown(0);
-    await app.dispose();
-  });
+  afterAll(() => served.close());
 
   it('serves the schema of schema.graphql', async () => {
-    const { status, body } = await graphqlRequest(fetch, `${server.url}/graphql`, getIntrospectionQuery({ descriptions: true }));
+    const { status, body } = await graphqlRequest(fetch, `${served.server.url}/graphql`, getIntrospectionQuery({ descriptions: true }));
     expect(status).toBe(200);
-    const served = buildClientSchema(body.data as IntrospectionQuery);
-    expect(`${printSchema(lexicographicSortSchema(served))}\n`).toBe(committed);
+    const introspected = buildClientSchema(body.data as IntrospectionQuery);
+    expect(`${printSchema(lexicographicSortSchema(introspected))}\n`).toBe(committed);
   });
 });

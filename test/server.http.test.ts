@@ -6,23 +6,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../src/http-server.js';
 import { databases } from './helpers/databases.js';
 import { countdown } from './helpers/deferred.js';
-import { createTestApp, graphqlRequest, type TestApp } from './helpers/graphql.js';
+import { createTestApp, graphqlRequest } from './helpers/graphql.js';
 import { progress, randomItems, submit } from './helpers/jobs.js';
 import { run, startServerProcess } from './helpers/processes.js';
-import { serve } from './helpers/server.js';
+import { serve, serveTestApp, type ServedTestApp } from './helpers/server.js';
 import { subscribe } from './helpers/sse.js';
 
 describe('the HTTP server', () => {
-  let app: TestApp;
+  let served: ServedTestApp;
   let server: RunningServer;
   beforeAll(async () => {
-    app = await createTestApp(databases[0]!);
-    server = await serve(app);
+    served = await serveTestApp(databases[0]!);
+    server = served.server;
   });
-  afterAll(async () => {
-    await server.shutdown(0);
-    await app.dispose();
-  });
+  afterAll(() => served.close());
 
   it('serves GraphiQL with its scripts inline, so it works without internet access', async () => {
     const response = await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } });
