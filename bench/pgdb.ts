@@ -5,6 +5,8 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
 /** Where CREATE/DROP DATABASE are sent; BENCH_PG_URL overrides (any database of the server). */
+import { tail, type ServerProcess } from './processes.js';
+
 export const PG_ADMIN_URL = process.env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
 
 export type BenchDatabase = { name: string; url: string; drop(): Promise<void> };
@@ -58,4 +60,16 @@ export async function checkPostgres(): Promise<string> {
   } catch (error) {
     throw new Error(`PostgreSQL is not reachable at ${PG_ADMIN_URL} (set BENCH_PG_URL): ${(error as Error).message}`);
   }
+}
+
+/** What went wrong in a run, with the end of each server's log. */
+export function describeFailure(error: unknown, servers: readonly ServerProcess[]): string {
+  const logs = servers.map((server) => `--- ${server.logFile} ---\n${tail(server.logFile)}`).join('\n');
+  return `${(error as Error).message}${logs ? `\n${logs}` : ''}`;
+}
+
+/** Ends a run: stops its servers (waiting up to `stopMs` each), then drops its database. */
+export async function endRun(servers: readonly ServerProcess[], database: BenchDatabase | undefined, stopMs: number): Promise<void> {
+  await Promise.all(servers.map((server) => server.stop(stopMs)));
+  await database?.drop().catch((error: Error) => console.error(`DROP DATABASE ${database.name} failed: ${error.message}`));
 }

@@ -6,8 +6,8 @@ import { performance } from 'node:perf_hooks';
 import type { Settings } from './args.js';
 import { postBody } from './graphql.js';
 import { runLoad, type LoadResult } from './loadgen.js';
-import { checkPostgres, createDatabase, PG_ADMIN_URL, type BenchDatabase } from './pgdb.js';
-import { LOADGEN_CORE, SERVER_CORE, tail, type ServerProcess } from './processes.js';
+import { checkPostgres, createDatabase, describeFailure, endRun, PG_ADMIN_URL, type BenchDatabase } from './pgdb.js';
+import { LOADGEN_CORE, SERVER_CORE, type ServerProcess } from './processes.js';
 import { finishReport } from './report.js';
 import { classifier, scenarios, type Check, type Scenario } from './scenarios.js';
 import { median, percentileOfSorted } from './stats.js';
@@ -132,11 +132,9 @@ async function runOne(scenario: Scenario, replicas: number, round: number, setti
     // Every replica's validation request succeeded too.
     if (scenario.verify) record.checks.push(...(await scenario.verify(servers[0]!.url, load, load.ok + replicas)));
   } catch (error) {
-    const logs = servers.map((s) => `--- ${s.logFile} ---\n${tail(s.logFile)}`).join('\n');
-    record.failure = `${(error as Error).message}${logs ? `\n${logs}` : ''}`;
+    record.failure = describeFailure(error, servers);
   } finally {
-    await Promise.all(servers.map((s) => s.stop(3000)));
-    await database?.drop().catch((error: Error) => console.error(`DROP DATABASE ${database?.name} failed: ${error.message}`));
+    await endRun(servers, database, 3000);
   }
   return record;
 }

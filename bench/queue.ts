@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Settings } from './args.js';
 import { GRAPHQL_PATH, queryData, requestBody } from './graphql.js';
-import { checkPostgres, createDatabase, type BenchDatabase } from './pgdb.js';
+import { checkPostgres, createDatabase, describeFailure, endRun, type BenchDatabase } from './pgdb.js';
 import type { ModeContext } from './postgres.js';
-import { SERVER_CORE, tail, type ServerProcess } from './processes.js';
+import { SERVER_CORE, type ServerProcess } from './processes.js';
 import { finishReport } from './report.js';
 import { ids, randomTransfer, SEED_ACCOUNTS, SEED_TOTAL, type Check } from './scenarios.js';
 import { startOurs } from './targets.js';
@@ -136,11 +136,9 @@ async function runOne(setup: Setup, concurrency: number, round: number, items: n
       record.checks.push({ name: 'items failed only with INSUFFICIENT_FUNDS', pass: other.length === 0, detail: JSON.stringify(failedItems) });
     }
   } catch (error) {
-    const logs = servers.map((s) => `--- ${s.logFile} ---\n${tail(s.logFile)}`).join('\n');
-    record.failure = `${(error as Error).message}${logs ? `\n${logs}` : ''}`;
+    record.failure = describeFailure(error, servers);
   } finally {
-    await Promise.all(servers.map((s) => s.stop(5000)));
-    await database?.drop().catch((error: Error) => console.error(`DROP DATABASE ${database?.name} failed: ${error.message}`));
+    await endRun(servers, database, 5000);
   }
   return record;
 }
