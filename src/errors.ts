@@ -65,11 +65,12 @@ export class QueryTooComplexError extends GraphQLError {
 
 /**
  * Checks that an integer argument is within [min, max]; the message names the argument and the
- * range, so that a client can fix the request without reading the docs.
+ * range, so that a client can fix the request without reading the docs. `extensions` adds to the
+ * error's (submitTransfers gives the index of the bad item).
  */
-export function assertInRange(argument: string, value: number, min: number, max: number): void {
+export function assertInRange(argument: string, value: number, min: number, max: number, extensions: Record<string, unknown> = {}): void {
   if (value < min || value > max) {
-    throw new BadUserInputError(`${argument} must be between ${min} and ${max}; got ${value}.`, { argument, min, max });
+    throw new BadUserInputError(`${argument} must be between ${min} and ${max}; got ${value}.`, { ...extensions, argument, min, max });
   }
 }
 

@@ -1,14 +1,31 @@
 import { InsufficientFundsError, NotFoundError } from '../errors.js';
+import { parseAccountId } from './accounts.js';
 import type { AccountRow, Db, TransferRow } from './database.js';
 import { inTransaction } from './transaction.js';
 
 export type TransferResult = { transfer: TransferRow; from: AccountRow; to: AccountRow };
 
 /**
+ * The account ids of a transfer as submitted, or NOT_FOUND for the first (payer first) that cannot
+ * name an account. The mutation and the queue both go through here, so they refuse alike.
+ */
+export function parseTransferAccounts(fromKey: string, toKey: string): { fromId: number; toId: number } {
+  const fromId = parseAccountId(fromKey);
+  if (fromId === null) throw new NotFoundError('Account', fromKey);
+  const toId = parseAccountId(toKey);
+  if (toId === null) throw new NotFoundError('Account', toKey);
+  return { fromId, toId };
+}
+
+/** The lock keys applyTransfer's caller holds: the mutation and the queue must name them alike. */
+export const accountLockKeys = ({ fromId, toId }: { fromId: number; toId: number }): string[] => [`account:${fromId}`, `account:${toId}`];
+
+/**
  * Moves `amount` from one account to another in one transaction (a new one, or the one `db` is):
  * the debit, the credit and the transfer record commit together or not at all. The caller holds
- * the locks of both accounts, so the balance read here cannot change before the write. Throws NOT_FOUND (the payer is checked
- * first) or INSUFFICIENT_FUNDS, and then nothing is written.
+ * the locks of both accounts (accountLockKeys), so the balance read here cannot change before the
+ * write. Throws NOT_FOUND (the payer is checked first) or INSUFFICIENT_FUNDS, and then nothing is
+ * written.
  */
 export async function applyTransfer(
   db: Db,

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
-import { parseId } from '../db/ids.js';
 import type { Db, JobItemRow } from '../db/database.js';
 import {
   claimNextItem,
@@ -14,7 +13,7 @@ import {
   type ItemOutcome,
 } from '../db/jobs.js';
 import { inTransaction } from '../db/transaction.js';
-import { applyTransfer } from '../db/transfers.js';
+import { accountLockKeys, applyTransfer, parseTransferAccounts } from '../db/transfers.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { InsufficientFundsError, LockTimeoutError, NotFoundError } from '../errors.js';
 import type { Locks } from '../locks/lock.js';
@@ -181,21 +180,23 @@ export class TransferQueue {
 
   /** Applies the item's transfer and records its outcome in one transaction; undefined if the claim was lost. */
   #apply(item: JobItemRow) {
-    const fromId = parseId(item.from_id);
-    const toId = parseId(item.to_id);
     const record = (db: Db, outcome: (trx: Db) => Promise<ItemOutcome>) =>
       inTransaction(db, async (trx) => {
         if (!(await lockOwnedItem(trx, item.id, this.workerId))) return undefined;
         return completeItem(trx, item, await outcome(trx));
       });
-    if (fromId === null || toId === null) {
-      const unknown = fromId === null ? item.from_id : item.to_id;
-      return record(this.db, async () => failure(new NotFoundError('Account', unknown)));
+    let accounts: { fromId: number; toId: number };
+    try {
+      accounts = parseTransferAccounts(item.from_id, item.to_id);
+    } catch (error) {
+      // An id that cannot name an account: the item fails with NOT_FOUND, without taking a lock.
+      if (error instanceof NotFoundError) return record(this.db, async () => failure(error));
+      throw error;
     }
-    return this.locks.withLocks([`account:${fromId}`, `account:${toId}`], (db) =>
+    return this.locks.withLocks(accountLockKeys(accounts), (db) =>
       record(db, async (trx) => {
         try {
-          const { transfer } = await applyTransfer(trx, { fromId, toId, amount: item.amount });
+          const { transfer } = await applyTransfer(trx, { ...accounts, amount: item.amount });
           return { transferId: transfer.id };
         } catch (error) {
           // Refused before anything was written: the item fails, the job goes on.

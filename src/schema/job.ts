@@ -208,9 +208,7 @@ function validateItems(items: readonly { fromId: string | number; toId: string |
   assertInRange('items (count)', items.length, 1, MAX_ITEMS);
   return items.map((item, index) => {
     const [fromId, toId] = [String(item.fromId), String(item.toId)];
-    if (item.amount < 1 || item.amount > MAX_AMOUNT) {
-      throw new BadUserInputError(`items[${index}].amount must be between 1 and ${MAX_AMOUNT}; got ${item.amount}.`, { index, argument: `items[${index}].amount` });
-    }
+    assertInRange(`items[${index}].amount`, item.amount, 1, MAX_AMOUNT, { index });
     if (fromId === toId) {
       throw new BadUserInputError(`items[${index}].toId must name another account than items[${index}].fromId.`, { index, argument: `items[${index}].toId` });
     }

@@ -1,7 +1,6 @@
-import { parseAccountId } from '../db/accounts.js';
-import { applyTransfer } from '../db/transfers.js';
+import { accountLockKeys, applyTransfer, parseTransferAccounts } from '../db/transfers.js';
 import type { Loaders } from '../loaders.js';
-import { assertInRange, BadUserInputError, NotFoundError } from '../errors.js';
+import { assertInRange, BadUserInputError } from '../errors.js';
 import { builder } from './builder.js';
 
 export const MAX_AMOUNT = 2_147_483_647;
@@ -46,16 +45,11 @@ builder.mutationField('transfer', (t) =>
       const [fromKey, toKey] = [String(args.fromId), String(args.toId)];
       assertInRange('amount', args.amount, 1, MAX_AMOUNT);
       if (fromKey === toKey) throw new BadUserInputError('fromId and toId must name two different accounts.', { argument: 'toId' });
-      const fromId = parseAccountId(fromKey);
-      const toId = parseAccountId(toKey);
-      if (fromId === null) throw new NotFoundError('Account', fromKey);
-      if (toId === null) throw new NotFoundError('Account', toKey);
+      const accounts = parseTransferAccounts(fromKey, toKey);
 
-      const result = await ctx.locks.withLocks(
-        [`account:${fromId}`, `account:${toId}`],
-        (db) => applyTransfer(db, { fromId, toId, amount: args.amount }),
-        { signal: ctx.request.signal },
-      );
+      const result = await ctx.locks.withLocks(accountLockKeys(accounts), (db) => applyTransfer(db, { ...accounts, amount: args.amount }), {
+        signal: ctx.request.signal,
+      });
       // This request's loaders may hold balances from before the write: replace them with the
       // balances this transaction wrote, so `from { balance }` shows the state right after it.
       ctx.loaders.account.clear(fromKey).prime(fromKey, result.from).clear(toKey).prime(toKey, result.to);
