@@ -52,6 +52,8 @@ export class TransferQueue {
   #timers: NodeJS.Timeout[] = [];
   #unsubscribe: (() => void) | undefined;
   #running = 0;
+  /** The last job this process marked RUNNING (QUEUED → RUNNING happens once per job). */
+  #jobMarkedRunning: number | undefined;
   /** The most items this process has run at once; tests check it against the concurrency. */
   maxRunning = 0;
 
@@ -165,7 +167,12 @@ export class TransferQueue {
 
   async #run(item: JobItemRow): Promise<void> {
     try {
-      await markJobRunning(this.db, item.job_id);
+      // Items are claimed in id order, so one job's items come in a row: mark a job RUNNING once
+      // per run of its items, not with a no-op UPDATE of its busy row for every item.
+      if (this.#jobMarkedRunning !== item.job_id) {
+        await markJobRunning(this.db, item.job_id);
+        this.#jobMarkedRunning = item.job_id;
+      }
       if (this.options.itemWorkMs > 0) await sleep(this.options.itemWorkMs);
       const job = await this.#apply(item);
       if (job) this.events.publishJobChanged(item.job_id);
