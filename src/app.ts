@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { createYoga, maskError, useExecutionCancellation, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, maskError, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from './config.js';
 import { createContext, type AppContext } from './context.js';
 import { createDb, type ConnectOptions } from './db/connect.js';
@@ -8,13 +8,13 @@ import { migrateToLatest } from './db/migrate.js';
 import { isDatabaseUnavailable } from './db/unavailable.js';
 import { DatabaseUnavailableError } from './errors.js';
 import { graphiqlOptions } from './graphiql.js';
+import { createRequestListener, type AppRequestListener } from './http/request-listener.js';
 import { useArmorLimits } from './limits/armor.js';
 import { useCostLimit } from './limits/cost-limit.js';
 import type { Locks } from './locks/lock.js';
 import { MemoryLocks } from './locks/memory-lock.js';
 import { PostgresLocks } from './locks/postgres-lock.js';
 import { useJit } from './plugins/jit.js';
-import { useNativeAbortSignal } from './plugins/native-abort-signal.js';
 import { useRequestBodyLimit } from './plugins/request-body-limit.js';
 import { MemoryJobEvents, PostgresJobEvents, type JobEvents } from './queue/job-events.js';
 import { TransferQueue } from './queue/transfer-queue.js';
@@ -22,6 +22,8 @@ import { schema } from './schema/index.js';
 
 export type App = {
   yoga: YogaServerInstance<Record<string, unknown>, AppContext>;
+  /** What node:http serves: Yoga, with the fast path for JSON POSTs in front (src/http/request-listener.ts). */
+  requestListener: AppRequestListener;
   db: Db;
   locks: Locks;
   queue: TransferQueue;
@@ -86,16 +88,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       // /health (built in) says the process is alive; /readiness says it can serve: 503 while
       // the database does not answer, so a load balancer sends traffic to other replicas.
       useReadinessCheck({ endpoint: '/readiness', check: async () => void (await sql`SELECT 1`.execute(db)) }),
-      // Stops executing an operation whose client has gone, and hands resolvers the aborted signal.
-      useExecutionCancellation(),
-      useNativeAbortSignal(),
       useRequestBodyLimit(config.maxBodyBytes),
       ...useArmorLimits(config.limits),
       useCostLimit(config.limits.maxCost),
+      // Runs operations on graphql-jit, and stops those on graphql-js whose client has gone.
       useJit(),
       ...(options.plugins ?? []),
     ],
   });
+
+  // The fast path skips Yoga's HTTP-level hooks (they route other requests: health, GraphiQL, CORS).
+  // A plugin passed in that hooks into them must see every request, so it turns the fast path off.
+  const extraHttpHooks = (options.plugins ?? []).some((plugin) => HTTP_HOOKS.some((hook) => hook in plugin));
+  const requestListener = createRequestListener(yoga, { maxBodyBytes: config.maxBodyBytes, fastPath: config.httpFastPath && !extraHttpHooks });
 
   await queue.start();
 
@@ -106,6 +111,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   };
   return {
     yoga,
+    requestListener,
     db,
     locks,
     queue,
@@ -120,6 +126,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       })()),
   };
 }
+
+const HTTP_HOOKS = ['onRequest', 'onResponse', 'onRequestParse', 'onResultProcess'] as const;
 
 /** In-process locks guard one process on SQLite; PostgreSQL needs locks that hold across replicas. */
 function createLocks(config: Config, db: Db): Locks {

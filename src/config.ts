@@ -27,6 +27,12 @@ export type Config = Readonly<{
   database: DatabaseConfig;
   /** Request bodies above this many bytes are refused with 413 before they are buffered. */
   maxBodyBytes: number;
+  /**
+   * Whether a POST of application/json to /graphql takes the HTTP fast path
+   * (src/http/request-listener.ts) rather than Yoga's Fetch-API adapter. Same answers; off is for
+   * comparing the two and for ruling the fast path out when something looks wrong.
+   */
+  httpFastPath: boolean;
   /** How long a mutation waits for its locks before failing with LOCK_TIMEOUT. */
   lockTimeoutMs: number;
   /** How long a shutdown waits for in-flight requests before aborting them. */
@@ -69,6 +75,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: env.HOST?.trim() || '127.0.0.1',
     database: parseDatabaseUrl(env.DATABASE_URL, readInt(env, 'DATABASE_POOL_SIZE', 10, 1, 1_000)),
     maxBodyBytes: readInt(env, 'MAX_BODY_BYTES', 1_000_000, 1_024, 1_000_000_000),
+    httpFastPath: readBoolean(env, 'HTTP_FAST_PATH', true),
     lockTimeoutMs: readInt(env, 'LOCK_TIMEOUT_MS', 10_000, 1, 3_600_000),
     shutdownTimeoutMs: readInt(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 3_600_000),
     limits: Object.freeze({
@@ -125,4 +132,12 @@ function readInt(env: Env, name: string, fallback: number, min: number, max: num
     throw new ConfigError(`${name} must be a whole number from ${min} to ${max}; got "${raw}".`);
   }
   return Number(raw);
+}
+
+function readBoolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`${name} must be true or false; got "${env[name]}".`);
 }

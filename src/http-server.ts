@@ -16,9 +16,9 @@ export type RunningServer = {
   shutdown(timeoutMs: number): Promise<void>;
 };
 
-/** Serves the app over HTTP/1.1. Yoga is a Node request listener, so no adapter is needed. */
+/** Serves the app over HTTP/1.1 with its request listener (Yoga, behind the fast path). */
 export async function listen(app: App, { port, host }: { port: number; host: string }): Promise<RunningServer> {
-  const server = createServer(app.yoga);
+  const server = createServer(app.requestListener);
   let closing = false;
   server.on('request', (_req, res) => {
     res.once('close', () => {

@@ -13,6 +13,7 @@ export function testConfig(database: DatabaseConfig, overrides: Partial<Config> 
     host: '127.0.0.1',
     database,
     maxBodyBytes: 1_000_000,
+    httpFastPath: true,
     lockTimeoutMs: 10_000,
     shutdownTimeoutMs: 10_000,
     limits: defaultLimits,

@@ -1,0 +1,124 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { processRegularResult, type GraphQLParams, type YogaServerInstance } from 'graphql-yoga';
+import { readGraphQLParams } from './graphql-params.js';
+import { createLazySignalRequestClass } from './lazy-signal-request.js';
+import { negotiateJsonMediaType, type JsonMediaType } from './negotiate.js';
+import { readBody } from './read-body.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Yoga = YogaServerInstance<any, any>;
+
+export type RequestListenerOptions = {
+  /** Bodies past this many bytes are refused (413); the same bound as useRequestBodyLimit's. */
+  maxBodyBytes: number;
+  /** Whether the common request takes the fast path below; when false every request goes to Yoga. */
+  fastPath: boolean;
+};
+
+/**
+ * The server's node:http listener: Yoga's own request handler, with a fast path in front of it for
+ * the request nearly every client sends, a POST of `application/json` to the GraphQL endpoint.
+ *
+ * Why: in a profile of `{ hello }`, GraphQL is a few per cent of the CPU; most of it goes to Yoga's
+ * adapter between node:http and the Fetch API (@whatwg-node/server: a Request with a streamed body
+ * and a Proxy signal, six onRequest hooks, eight request parsers, a Response, a write and an end)
+ * and to the garbage it leaves. docs/performance.md has the figures.
+ *
+ * What the fast path does: reads the body (its Content-Length checked against the limit first),
+ * parses the parameters, and hands them to Yoga's own `getResultForParams` — the onParams hooks,
+ * then envelop's parse, validate, context and execute with every plugin (limits, masking, the
+ * parse/validate cache, JIT, cancellation), then the onExecutionResult hooks — and serialises the
+ * result with Yoga's own `processRegularResult`. Only the HTTP adapter and the routing hooks
+ * that do not apply to this request are skipped: health, readiness and GraphiQL (other paths and
+ * methods), CORS (requests with an Origin header take Yoga's path), request parsing (done here),
+ * result-processor selection (negotiate.ts, for plain results only).
+ *
+ * Anything else goes to Yoga unchanged: other methods and paths, other content types, chunked or
+ * oversized bodies, Accept headers asking for a stream, bodies that are not plain parameters, and
+ * any request whose handling throws before execution (a syntax error, a limit): Yoga answers it
+ * from the body already read, so the client gets Yoga's own answer, byte for byte. A test
+ * (test/fast-path.test.ts) sends one corpus both ways and compares status, headers and bodies.
+ */
+export type AppRequestListener = RequestListener & {
+  /** How many requests the fast path has answered itself, for tests and diagnostics. */
+  readonly fastPathAnswers: number;
+};
+
+export function createRequestListener(yoga: Yoga, options: RequestListenerOptions): AppRequestListener {
+  const endpoint = yoga.graphqlEndpoint;
+  let fastPathAnswers = 0;
+  const FastPathRequest = createLazySignalRequestClass(yoga.fetchAPI.Request);
+  const yogaWithBody = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
+    // The adapter takes a body already read from `req.body` (as Yoga's Express and Fastify
+    // integrations hand it over) instead of reading the stream, which is spent by now.
+    (req as IncomingMessage & { body?: Buffer }).body = body;
+    yoga(req, res);
+  };
+
+  const serve = (req: IncomingMessage, res: ServerResponse, body: Buffer, mediaType: JsonMediaType) => {
+    const params = readGraphQLParams(body);
+    if (!params) return yogaWithBody(req, res, body);
+    const url = `http://${req.headers.host ?? 'localhost'}${req.url}`;
+    const request = new FastPathRequest(url, { method: 'POST', headers: req.headers as Record<string, string>, body } as RequestInit, res);
+    const serverContext = { req, res, waitUntil: yoga.waitUntil };
+    execute(yoga, params, request, serverContext).then(
+      (result) => {
+        if (result === RETHROWN) return yogaWithBody(req, res, body);
+        fastPathAnswers += 1;
+        return writeResult(res, result, mediaType, yoga.fetchAPI);
+      },
+      (error: unknown) => {
+        yoga.logger.error(error);
+        if (!res.headersSent) res.writeHead(500);
+        res.end();
+      },
+    );
+  };
+
+  const listener: RequestListener = (req, res) => {
+    if (!options.fastPath || req.method !== 'POST' || req.url !== endpoint || req.headers.origin !== undefined || !isJson(req.headers['content-type'])) {
+      return void yoga(req, res);
+    }
+    const declared = req.headers['content-length'];
+    // Chunked bodies, and declared lengths that are invalid or too large, get Yoga's answers (413,
+    // 400); so does an empty one, which Yoga's adapter could not be handed ready-read (it takes an
+    // empty req.body for none, and would wait for the spent stream).
+    if (declared === undefined || !NON_ZERO_DIGITS.test(declared) || Number(declared) > options.maxBodyBytes) return void yoga(req, res);
+    const mediaType = negotiateJsonMediaType(req.headers.accept);
+    if (mediaType === undefined) return void yoga(req, res);
+    readBody(req, Number(declared), (body) => serve(req, res, body, mediaType));
+  };
+  return Object.defineProperty(listener, 'fastPathAnswers', { get: () => fastPathAnswers }) as AppRequestListener;
+}
+
+const NON_ZERO_DIGITS = /^0*[1-9]\d*$/;
+const isJson = (type: string | undefined) => type === 'application/json' || (type !== undefined && /^application\/json\s*;/i.test(type));
+
+const RETHROWN = Symbol('rethrown');
+
+/**
+ * Runs the operation through Yoga's own hooks and envelop. A throw here comes from before execution
+ * (a parameter check, a syntax error, a limit): graphql-js and graphql-jit turn every error during
+ * execution into an entry of `errors` and never throw. So nothing has run, and the request can be
+ * handed to Yoga whole, for Yoga to answer it as it answers any error (masking, logging, status).
+ */
+async function execute(yoga: Yoga, params: GraphQLParams, request: Request, serverContext: object) {
+  try {
+    return await yoga.getResultForParams({ params, request }, serverContext);
+  } catch {
+    return RETHROWN;
+  }
+}
+
+async function writeResult(res: ServerResponse, result: Awaited<ReturnType<Yoga['getResultForParams']>>, mediaType: JsonMediaType, fetchAPI: Yoga['fetchAPI']) {
+  // A stream cannot come from a plain query or mutation (subscriptions take Yoga's path, and
+  // @defer/@stream are not enabled); processRegularResult answers one with 406, as Yoga would.
+  const response = processRegularResult(result as Parameters<typeof processRegularResult>[0], fetchAPI, mediaType);
+  if (res.destroyed || res.writableEnded) return;
+  const headers: string[] = [];
+  response.headers.forEach((value, name) => void headers.push(name, value));
+  const body = await response.text();
+  // One writeHead and one end: node:http sends the head and the body in a single write.
+  res.writeHead(response.status, response.statusText, headers);
+  res.end(body);
+}
