@@ -72,6 +72,15 @@ describe('query limits', () => {
     expectRefused(await app.request(inline), 'Query cost limit of 50000 exceeded, found 301000.');
   });
 
+  it('judges every request by its own variables: a refused one does not refuse the next', async () => {
+    // The same text as a request just refused: a validation cache must not hand back that refusal.
+    const query = 'query Judged($ids: [ID!]!) { accounts(ids: $ids) { transfers(last: 100) { from { name } } } }';
+    expectRefused(await app.request(query, { ids: ids(1000) }), 'Query cost limit of 50000 exceeded, found 201000.');
+    const small = await app.request(query, { ids: ids(2) });
+    expect(small.body.errors).toBeUndefined();
+    expect(small.body.data?.accounts).toHaveLength(2);
+  });
+
   it('exempts introspection, so GraphiQL and code generators keep working', async () => {
     const { status, body } = await app.request(getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, inputValueDeprecation: true }));
     expect(status).toBe(200);

@@ -6,6 +6,8 @@ import {
   isListType,
   Kind,
   type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
   type GraphQLCompositeType,
   type GraphQLField,
   type GraphQLSchema,
@@ -31,8 +33,12 @@ import { QueryTooComplexError } from '../errors.js';
  *   = 100 accounts + 100 × 10 transfers + 100 × 10 × 2 accounts = 3,100
  *
  * and the same with 1,000 ids and last: 100 costs 301,000. Unlike a purely structural cost, it reads
- * the arguments, variables included, so it runs on every request after the (cached) validation:
- * a walk of the document, without touching the schema's resolvers.
+ * the arguments, variables included, so it is checked for every operation, just before it runs: a
+ * walk of the document, without touching the schema's resolvers.
+ *
+ * Not in validation: Yoga caches a document's validation result, errors included, and a cost that
+ * depends on the variables would then refuse every later request of the same text, whatever its
+ * variables (a bug this plugin had, caught by test/limits.test.ts).
  */
 export const DEFAULT_LIST_SIZE = 10;
 const SIZE_ARGUMENTS = ['ids', 'last', 'limit'];
@@ -41,26 +47,21 @@ export function useCostLimit(maxCost: number): Plugin {
   // Yoga's parser cache hands back the same DocumentNode for the same query text, so the cost of a
   // document whose list sizes are all literals is computed once.
   const staticCosts = new WeakMap<DocumentNode, Map<string | undefined, number>>();
-  return {
-    onValidate({ params: { schema, documentAST }, context }) {
-      return ({ valid, result, setResult }) => {
-        if (!valid) return;
-        const { variables, operationName } = (context as { params?: { variables?: Record<string, unknown>; operationName?: string } }).params ?? {};
-        let cost = staticCosts.get(documentAST)?.get(operationName);
-        if (cost === undefined) {
-          const estimate = operationCost(schema, documentAST, operationName, variables ?? {});
-          cost = estimate.cost;
-          if (!estimate.readVariables) {
-            const byOperation = staticCosts.get(documentAST) ?? new Map<string | undefined, number>();
-            staticCosts.set(documentAST, byOperation.set(operationName, cost));
-          }
-        }
-        if (cost > maxCost) {
-          setResult([...result, new QueryTooComplexError(`Query cost limit of ${maxCost} exceeded, found ${cost}.`, 'maxCost')]);
-        }
-      };
-    },
+  const costOf = ({ schema, document, operationName, variableValues }: ExecutionArgs): number => {
+    const name = operationName ?? undefined;
+    let cost = staticCosts.get(document)?.get(name);
+    if (cost === undefined) {
+      const estimate = operationCost(schema, document, name, variableValues ?? {});
+      cost = estimate.cost;
+      if (!estimate.readVariables) staticCosts.set(document, (staticCosts.get(document) ?? new Map()).set(name, cost));
+    }
+    return cost;
   };
+  const refuseTooCostly = ({ args, setResultAndStopExecution }: { args: ExecutionArgs; setResultAndStopExecution: (result: ExecutionResult) => void }) => {
+    const cost = costOf(args);
+    if (cost > maxCost) setResultAndStopExecution({ errors: [new QueryTooComplexError(`Query cost limit of ${maxCost} exceeded, found ${cost}.`, 'maxCost')] });
+  };
+  return { onExecute: refuseTooCostly, onSubscribe: refuseTooCostly };
 }
 
 /** The cost of the operation, and whether it depended on the variables (else it can be cached). */
