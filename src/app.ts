@@ -16,6 +16,7 @@ import { MemoryLocks } from './locks/memory-lock.js';
 import { PostgresLocks } from './locks/postgres-lock.js';
 import { useJit } from './plugins/jit.js';
 import { useRequestBodyLimit } from './plugins/request-body-limit.js';
+import { useValidationCache } from './plugins/validation-cache.js';
 import { MemoryJobEvents, PostgresJobEvents, type JobEvents } from './queue/job-events.js';
 import { TransferQueue } from './queue/transfer-queue.js';
 import { schema } from './schema/index.js';
@@ -78,6 +79,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
     // Bounded by useRequestBodyLimit below, without the cost of Yoga's stream wrapper on every request.
     maxRequestBodySize: false,
+    // Yoga keeps parsed documents; useValidationCache below keeps validation results, more cheaply.
+    parserAndValidationCache: { validationCache: false },
     landingPage: false,
     logging: options.logging ?? true,
     maskedErrors: {
@@ -89,6 +92,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       // the database does not answer, so a load balancer sends traffic to other replicas.
       useReadinessCheck({ endpoint: '/readiness', check: async () => void (await sql`SELECT 1`.execute(db)) }),
       useRequestBodyLimit(config.maxBodyBytes),
+      useValidationCache(),
       ...useArmorLimits(config.limits),
       useCostLimit(config.limits.maxCost),
       // Runs operations on graphql-jit, and stops those on graphql-js whose client has gone.
