@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { executeByShape } from './compiled-by-shape.js';
 import type { AccountRow, Db, TransferRow } from './database.js';
 import { parseId } from './ids.js';
 
@@ -8,7 +9,7 @@ export const parseAccountId = parseId;
 /** One SELECT for any number of ids; rows come back in no particular order. */
 export async function findAccountsByIds(db: Db, ids: readonly number[]): Promise<AccountRow[]> {
   if (ids.length === 0) return [];
-  return db.selectFrom('accounts').select(['id', 'name', 'balance']).where('id', 'in', ids).execute();
+  return executeByShape(db, `accounts by ${ids.length} ids`, ids, () => db.selectFrom('accounts').select(['id', 'name', 'balance']).where('id', 'in', ids));
 }
 
 export type AccountTransferRow = TransferRow & { account_id: number };
