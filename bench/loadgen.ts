@@ -25,6 +25,9 @@ export type LoadOptions = {
    * is cut off mid-flight, so the server's state can be compared with the responses counted.
    */
   amount?: number;
+  /** Called when the measured window opens and when it closes (or the run ends inside it). */
+  onWindowStart?: () => void;
+  onWindowEnd?: () => void;
 };
 
 export type LoadResult = {
@@ -52,6 +55,21 @@ export type LoadResult = {
   errorSamples: string[];
   /** The latencies behind p50/p99, ascending: lets two concurrent runs (one per replica) be merged. */
   latenciesMs: number[];
+  /** Only for a burst (see burst.ts). */
+  burst?: BurstFigures;
+};
+
+export type BurstFigures = {
+  requests: number;
+  /** Answered with the expected data. */
+  answered: number;
+  /** From the first request sent to the last one sent. */
+  sendMs: number;
+  /** The most requests sent and not yet answered at one time. */
+  peakInFlight: number;
+  /** The most answers whose `delayMs` waits overlapped: an estimate of the waits the server held at once. */
+  peakConcurrentWaits: number;
+  maxMs: number;
 };
 
 type ConnectionWindow = { first: number; last: number; count: number };
@@ -106,6 +124,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
       },
       (error, result) => {
         clearTimeout(safety);
+        announcer.finish();
         if (error) return reject(error);
         latencies.sort((a, b) => a - b);
         resolve({
@@ -124,6 +143,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
     );
     // An `amount` run ends when its requests are answered; should the server stall, end it anyway.
     const safety = setTimeout(() => instance.stop(), (options.warmupS + options.measureS) * 3000 + 10_000);
+    const announcer = announceWindow(windowStart, windowEnd, options);
 
     instance.on('response', (client: object, _status: number, _bytes: number, responseTimeMs: number) => {
       const now = performance.now();
@@ -160,4 +180,28 @@ function throughput(perConnection: Map<object, ConnectionWindow>): number {
     if (count >= 2 && last > first) rps += ((count - 1) * 1000) / (last - first);
   }
   return rps;
+}
+
+/**
+ * Calls onWindowStart and onWindowEnd when the window opens and closes. A run that ends early (an
+ * `amount` run, an error) closes an open window then; one that ended before it opened opens none.
+ */
+function announceWindow(opensAt: number, closesAt: number, { onWindowStart, onWindowEnd }: LoadOptions): { finish(): void } {
+  let state: 'before' | 'open' | 'closed' = 'before';
+  const open = setTimeout(() => {
+    state = 'open';
+    onWindowStart?.();
+  }, opensAt - performance.now());
+  const close = () => {
+    if (state === 'open') onWindowEnd?.();
+    state = 'closed';
+  };
+  const closing = setTimeout(close, closesAt - performance.now());
+  return {
+    finish: () => {
+      clearTimeout(open);
+      clearTimeout(closing);
+      close();
+    },
+  };
 }

@@ -27,7 +27,7 @@ type PgRecord = {
   failure?: string;
 };
 
-export type ModeContext = { machine: string; command: string; resultsDir: string; context: Pick<TargetContext, 'oursDir' | 'workDir'>; oursNote: string };
+export type ModeContext = { machine: string; command: string; resultsDir: string; context: Pick<TargetContext, 'builds' | 'workDir'>; oursNote: string };
 
 export async function runPostgresMode(settings: Settings, mode: ModeContext): Promise<number> {
   const startedAt = performance.now();

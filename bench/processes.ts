@@ -1,10 +1,11 @@
 // Server child processes: started pinned to the server core, found ready by /health, measured by
-// /proc, and always killed, whatever way the bench ends.
+// /proc and by the window probe, and always killed, whatever way the bench ends.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import type { ProbeReport, ProbeRequest } from './servers/window-probe.js';
 
 /** The server runs on this core; the load generator (this process) on LOADGEN_CORE. */
 export const SERVER_CORE = 0;
@@ -22,12 +23,31 @@ export type ServerProcess = {
   exited(): string | undefined;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
   stop(graceMs?: number): Promise<void>;
+  /** Opens the measured window of the server's probe (see servers/window-probe.ts). */
+  startWindow(): void;
+  /** Closes it: the server's own figures over the window, or undefined without a probe or an answer. */
+  endWindow(): Promise<WindowFigures | undefined>;
+};
+
+/** What the server itself saw over the measured window. */
+export type WindowFigures = {
+  /** Total GC pause time / wall time of the window. */
+  gcShare: number;
+  gcPauseMs: number;
+  gcCount: number;
+  eventLoopDelayP99Ms: number;
+  eventLoopDelayMaxMs: number;
 };
 
 export type StartOptions = {
   name: string;
-  /** A TypeScript entry point, run by `node --import tsx` so that the PID is node's own. */
+  /**
+   * The entry point: JavaScript runs under plain node; TypeScript under `node --import tsx` (tsx's
+   * loader is a thread in the same process, so the PID is still node's own).
+   */
   script: string;
+  /** The compiled window probe, preloaded with --import; the server then gets an IPC channel. */
+  probe?: string;
   env: Record<string, string>;
   /** Extra node flags, such as --cpu-prof. */
   nodeArgs?: readonly string[];
@@ -68,11 +88,13 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
   const inherited = { ...process.env };
   for (const name of options.unsetEnv ?? []) delete inherited[name];
   const log = openSync(options.logFile, 'a');
-  // taskset execs node in place (no fork), so child.pid is the node process whose VmHWM we read.
-  const child = spawn('taskset', ['-c', String(SERVER_CORE), process.execPath, ...(options.nodeArgs ?? []), '--import', 'tsx', options.script], {
+  const preloads = [...(options.probe ? ['--import', options.probe] : []), ...(options.script.endsWith('.ts') ? ['--import', 'tsx'] : [])];
+  // taskset execs node in place (no fork), so child.pid is the node process whose VmHWM we read,
+  // and the IPC channel (an inherited fd) reaches node itself.
+  const child = spawn('taskset', ['-c', String(SERVER_CORE), process.execPath, ...(options.nodeArgs ?? []), ...preloads, options.script], {
     cwd: options.cwd,
     env: { ...inherited, NODE_ENV: 'production', ...options.env, PORT: String(port), HOST: '127.0.0.1' },
-    stdio: ['ignore', log, log],
+    stdio: ['ignore', log, log, ...(options.probe ? (['ipc'] as const) : [])],
   });
   closeSync(log);
   live.add(child);
@@ -98,7 +120,33 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
   }
   const exitedHow = () =>
     child.exitCode !== null ? `exit code ${child.exitCode}` : child.signalCode !== null ? `signal ${child.signalCode}` : undefined;
-  return { name: options.name, pid, url, logFile: options.logFile, peakRssMb: () => readPeakRssMb(pid), exited: exitedHow, stop };
+  return { name: options.name, pid, url, logFile: options.logFile, peakRssMb: () => readPeakRssMb(pid), exited: exitedHow, stop, ...probeWindow(child) };
+}
+
+/** The bench's side of servers/window-probe.ts. A server without a probe reports nothing. */
+function probeWindow(child: ChildProcess): Pick<ServerProcess, 'startWindow' | 'endWindow'> {
+  // send() on a closed channel reports through its callback; without one it would be an 'error' event.
+  const send = (request: ProbeRequest) => child.connected && child.send(request, () => {});
+  return {
+    startWindow: () => void send({ probe: 'start' }),
+    endWindow: async () => {
+      if (!child.connected) return undefined;
+      const timeout = AbortSignal.timeout(5000);
+      const answer = once(child, 'message', { signal: timeout }).then(
+        ([report]) => report as ProbeReport,
+        () => undefined,
+      );
+      send({ probe: 'report' });
+      const report = await answer;
+      return report && {
+        gcShare: report.wallMs > 0 ? report.gcPauseMs / report.wallMs : Number.NaN,
+        gcPauseMs: report.gcPauseMs,
+        gcCount: report.gcCount,
+        eventLoopDelayP99Ms: report.eventLoopDelayP99Ms,
+        eventLoopDelayMaxMs: report.eventLoopDelayMaxMs,
+      };
+    },
+  };
 }
 
 async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
@@ -139,4 +187,27 @@ export function tail(file: string, lines = 20): string {
   } catch {
     return '(no log)';
   }
+}
+
+/**
+ * Makes sure a process may hold `needed` open files (sockets count): hello10k needs 10,000 sockets
+ * on each side. Node raises its own soft limit to the hard one at start; should that not be enough,
+ * prlimit raises the running process's limits (its PID stays node's), which past the hard limit
+ * takes CAP_SYS_RESOURCE.
+ */
+export function ensureOpenFilesLimit(pid: number, needed: number): void {
+  const { soft, hard } = readOpenFilesLimit(pid);
+  if (soft >= needed) return;
+  try {
+    execFileSync('prlimit', ['--pid', String(pid), `--nofile=${needed}:${Math.max(needed, hard)}`], { stdio: 'pipe' });
+  } catch (error) {
+    const output = (error as { stderr?: Buffer }).stderr?.toString().trim() || (error as Error).message;
+    throw new Error(`PID ${pid} may open ${soft} files (hard limit ${hard}), fewer than ${needed}, and prlimit could not raise it (${output}); raise the hard limit (ulimit -Hn) in the shell that runs the bench`);
+  }
+}
+
+function readOpenFilesLimit(pid: number): { soft: number; hard: number } {
+  const match = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
+  const value = (text: string | undefined) => (text === undefined ? 0 : text === 'unlimited' ? Number.POSITIVE_INFINITY : Number(text));
+  return { soft: value(match?.[1]), hard: value(match?.[2]) };
 }

@@ -6,23 +6,33 @@ import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type Settings } from './args.js';
-import { postBody } from './graphql.js';
-import { runLoad } from './loadgen.js';
+import { buildServers } from './build.js';
+import { runBurst } from './burst.js';
+import { postBody, type GraphQLResponse } from './graphql.js';
+import { runLoad, type LoadResult } from './loadgen.js';
 import { describeMachine, readListenOverflows } from './machine.js';
 import { dropLeftoverDatabasesSync } from './pgdb.js';
 import { POSTGRES_SCENARIOS, runPostgresMode } from './postgres.js';
 import { runQueueMode } from './queue.js';
-import { killAllServers, LOADGEN_CORE, pinSelfToLoadgenCore, SERVER_CORE, tail, type ServerProcess } from './processes.js';
-import { evaluateBars, renderBars, renderDetails, renderTable, summarize, type RunRecord } from './report.js';
+import {
+  ensureOpenFilesLimit, killAllServers, LOADGEN_CORE, pinSelfToLoadgenCore, SERVER_CORE, tail, type ServerProcess, type WindowFigures,
+} from './processes.js';
+import { barsPass, evaluateBars, renderBars, renderDetails, renderTable, summarize, type RunRecord } from './report.js';
 import { classifier, scenarios, type Scenario } from './scenarios.js';
-import { prepareTemplateDb, SERVER_LABELS, startTarget, type ServerKind, type TargetContext } from './targets.js';
+import { SERVER_LABELS, startTarget, type ServerKind, type TargetContext } from './targets.js';
+import { prepareTemplateDb, TEMPLATE_TRANSFER_ACCOUNTS, TEMPLATE_TRANSFERS } from './template-db.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repoDir = resolve(benchDir, '..');
-/** BENCH_OURS_DIR: run our server from a snapshot of the repository instead (see TargetContext.oursDir). */
+/**
+ * BENCH_OURS_DIR: build our server from another copy of the repository (a snapshot with node_modules
+ * linked) instead of this one. Either way it is compiled once, at the start (see build.ts).
+ */
 const oursDir = resolve(process.env.BENCH_OURS_DIR || repoDir);
-/** Process start, sub-second tsx/Yoga boot and shutdown, per run; used only for the time estimate. */
+/** Process start, sub-second boot and shutdown, per run; used only for the time estimate. */
 const RUN_OVERHEAD_S = 3;
+/** Open files a burst needs besides its sockets, on either side. */
+const SPARE_FILES = 1000;
 
 async function main(): Promise<number> {
   const startedAt = performance.now();
@@ -33,13 +43,15 @@ async function main(): Promise<number> {
 
   const workDir = mkdtempSync(join(tmpdir(), 'graphql-bench-'));
   installCleanup(workDir);
+  console.log(`Building our server (tsc -p tsconfig.build.json) from ${oursDir} into ${workDir}...`);
+  const builds = buildServers({ oursDir, benchDir, workDir });
 
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   const resultsDir = join(benchDir, 'results');
   if (settings.mode !== 'default') {
     // These modes write results/postgres.md and results/queue.md; latest.md stays the default run's.
     mkdirSync(resultsDir, { recursive: true });
-    const mode = { machine, command, resultsDir, context: { oursDir, workDir }, oursNote: oursDir === repoDir ? '' : ` (our server from BENCH_OURS_DIR=${oursDir})` };
+    const mode = { machine, command, resultsDir, context: { builds, workDir }, oursNote: oursDir === repoDir ? '' : ` (our server from BENCH_OURS_DIR=${oursDir})` };
     return settings.mode === 'postgres' ? runPostgresMode(settings, mode) : runQueueMode(settings, mode);
   }
   const header = [
@@ -47,14 +59,16 @@ async function main(): Promise<number> {
     `Command: ${command}${oursDir === repoDir ? '' : ` (our server from BENCH_OURS_DIR=${oursDir})`}`,
     `Servers pinned to core ${SERVER_CORE} (taskset), load generator (autocannon, this process) to core ${LOADGEN_CORE}; ` +
       `${settings.rounds} round(s), servers alternating; warm-up ${settings.warmupS} s${warmupOverrides(selected)}, measured ${settings.durationS} s per run; ` +
-      `a fresh server process (and database) per scenario, server and round.`,
+      `a fresh server process, on a fresh copy of one database, per scenario, server and round.`,
+    `Our server compiled (tsc, once) and run with plain node, as npm start runs it; the peers run under tsx. ` +
+      `The database: our migrations and seed (accounts 1..1000), then ${TEMPLATE_TRANSFERS} random transfers among accounts 1..${TEMPLATE_TRANSFER_ACCOUNTS} made through our API.`,
   ].join('\n');
   console.log(header);
   console.log(`Estimated time: ~${Math.ceil(estimateSeconds(selected, settings) / 60)} min. Logs in ${workDir}\n`);
 
   const profileDir = settings.profile ? join(resultsDir, 'profiles') : undefined;
   if (profileDir) console.log(`Profiling our server: .cpuprofile files go to ${profileDir}\n`);
-  const context: TargetContext = { repoDir, workDir, oursDir, templateDb: await prepareTemplateDb({ oursDir, workDir }), profileDir };
+  const context: TargetContext = { repoDir, workDir, builds, templateDb: await prepareTemplateDb({ builds, workDir }), profileDir };
   const records: RunRecord[] = [];
   for (let round = 1; round <= settings.rounds; round += 1) {
     for (const scenario of selected) {
@@ -79,7 +93,9 @@ async function main(): Promise<number> {
     'req/s counts successful responses only (summed per-connection rates in the measured window); p50/p99 are latencies of the responses ' +
       'in the measured window, leaving out each connection\'s first response (it includes the TCP handshake); errors are GraphQL errors, non-2xx ' +
       'responses, connection errors and timeouts over the whole run (warm-up included); peak RSS is the server process\'s VmHWM, max over rounds; ' +
-      'ratios are medians of per-round ratios.',
+      'GC share (total GC pause / wall time) and event-loop delay p99 are measured inside the server over the measured window, medians over rounds; ' +
+      'ratios are medians of per-round ratios. hello10k is one burst per run: every request on its own connection, all of them sent at once, ' +
+      'req/s = answers / (last answer - first request), p50/p99 over all of them (handshakes included), the burst is the measured window.',
     '',
     '### Bars',
     '',
@@ -99,7 +115,7 @@ async function main(): Promise<number> {
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(join(resultsDir, 'latest.md'), report);
   console.log(`Written to ${join(resultsDir, 'latest.md')}`);
-  return bars.every((bar) => bar.pass) ? 0 : 1;
+  return barsPass(bars) ? 0 : 1;
 }
 
 /** One fresh server, validated once, loaded, measured and checked; never throws. */
@@ -109,33 +125,23 @@ async function runOne(scenario: Scenario, kind: ServerKind, round: number, setti
   const overflowsBefore = readListenOverflows();
   try {
     server = await startTarget(kind, context, { tag: `${scenario.name}-${kind}-r${round}`, delayMs: scenario.bareDelayMs });
-    if (scenario.prepare) record.notes.push(await scenario.prepare(server.url));
 
     // One request first, checked in full: a server that answers with errors must not score throughput.
     const first = await postBody(server.url, scenario.body());
-    const problem =
-      first.status !== 200 ? `status ${first.status}` : first.errors ? 'errors in the body' : !first.data ? 'no data' : scenario.expectData(first.data);
+    const problem = first.status !== 200 ? `status ${first.status}` : problemWithData(scenario, first);
     if (problem) throw new Error(`validation request failed (${problem}): ${first.text.slice(0, 300)}`);
 
-    const warmupS = scenario.warmupS ?? settings.warmupS;
-    const load = await runLoad({
-      baseUrl: server.url,
-      connections: scenario.connections,
-      warmupS,
-      measureS: settings.durationS,
-      timeoutS: scenario.timeoutS,
-      body: scenario.body,
-      varies: scenario.varies,
-      classify: classifier(scenario),
-      amount: scenario.amount?.(warmupS + settings.durationS),
-    });
+    const { load, probe } = await measure(scenario, server, settings);
     record.load = load;
+    record.probe = probe;
     const gone = server.exited();
     if (gone) throw new Error(`the server process ended during the load run (${gone}); its figures are void`);
     // Evidence for slow first responses: a burst of new connections overflowing the accept queue.
     const overflows = readListenOverflows() - overflowsBefore;
     if (overflows > 0) {
-      record.notes.push(`${overflows} listen-queue overflows; slowest first response of a connection ${load.firstResponseMaxMs.toFixed(0)} ms (not in p50/p99)`);
+      // A burst's latencies are all first responses, in p50/p99 already.
+      const slowest = scenario.burst ? '' : `; slowest first response of a connection ${load.firstResponseMaxMs.toFixed(0)} ms (not in p50/p99)`;
+      record.notes.push(`${overflows} listen-queue overflows${slowest}`);
     }
     if (scenario.verify) record.checks.push(...(await scenario.verify(server.url, load, load.ok + 1)));
     record.peakRssMb = server.peakRssMb();
@@ -148,13 +154,62 @@ async function runOne(scenario: Scenario, kind: ServerKind, round: number, setti
   return record;
 }
 
+/** Loads the server as the scenario says, with the server's probe measuring the same window. */
+async function measure(scenario: Scenario, server: ServerProcess, settings: Settings): Promise<{ load: LoadResult; probe?: WindowFigures }> {
+  let probe: Promise<WindowFigures | undefined> | undefined;
+  const windowHooks = { onWindowStart: () => server.startWindow(), onWindowEnd: () => void (probe = server.endWindow()) };
+  if (scenario.burst) {
+    // One socket per request on both sides: more than a default limit of 1,024 open files.
+    for (const pid of [process.pid, server.pid]) ensureOpenFilesLimit(pid, scenario.burst + SPARE_FILES);
+    const load = await runBurst({
+      baseUrl: server.url,
+      count: scenario.burst,
+      body: scenario.body(),
+      // hello's delay, which the bare server's stand-in mirrors.
+      delayMs: scenario.bareDelayMs ?? 0,
+      timeoutS: scenario.timeoutS,
+      check: (text) => problemWithData(scenario, parseResponse(text)),
+      ...windowHooks,
+    });
+    return { load, probe: await probe };
+  }
+  const warmupS = scenario.warmupS ?? settings.warmupS;
+  const load = await runLoad({
+    baseUrl: server.url,
+    connections: scenario.connections,
+    warmupS,
+    measureS: settings.durationS,
+    timeoutS: scenario.timeoutS,
+    body: scenario.body,
+    varies: scenario.varies,
+    classify: classifier(scenario),
+    amount: scenario.amount?.(warmupS + settings.durationS),
+    ...windowHooks,
+  });
+  return { load, probe: await probe };
+}
+
+/** What is wrong with a 200 response's GraphQL result, or null when it carries the expected data. */
+const problemWithData = (scenario: Scenario, response: Pick<GraphQLResponse, 'data' | 'errors'>): string | null =>
+  response.errors ? 'errors in the body' : !response.data ? 'no data' : scenario.expectData(response.data);
+
+function parseResponse(text: string): Pick<GraphQLResponse, 'data' | 'errors'> {
+  try {
+    return JSON.parse(text) as Pick<GraphQLResponse, 'data' | 'errors'>;
+  } catch {
+    return {};
+  }
+}
+
 function progressLine(r: RunRecord): string {
   const what = `[round ${r.round}] ${r.scenario.padEnd(15)} ${SERVER_LABELS[r.server].padEnd(24)}`;
   if (r.failure) return `${what} FAILED: ${r.failure}`;
   const load = r.load!;
   const errors = load.graphqlErrors + load.non2xx + load.transportErrors;
   const checks = [...r.checks.map((c) => `${c.name}: ${c.pass ? 'PASS' : 'FAIL'} (${c.detail})`), ...r.notes].map((text) => `; ${text}`).join('');
-  return `${what} ${load.rps.toFixed(0).padStart(6)} req/s  p50 ${load.p50Ms.toFixed(1)} ms  p99 ${load.p99Ms.toFixed(1)} ms  errors ${errors}  business ${load.business}  RSS ${r.peakRssMb?.toFixed(1)} MB${checks}`;
+  const probe = r.probe ? `  GC ${(r.probe.gcShare * 100).toFixed(1)}%  ELD p99 ${r.probe.eventLoopDelayP99Ms.toFixed(1)} ms` : '';
+  const burst = load.burst ? `  answered ${load.burst.answered}/${load.burst.requests} (peak waits ≈ ${load.burst.peakConcurrentWaits})` : '';
+  return `${what} ${load.rps.toFixed(0).padStart(6)} req/s  p50 ${load.p50Ms.toFixed(1)} ms  p99 ${load.p99Ms.toFixed(1)} ms  errors ${errors}  business ${load.business}  RSS ${r.peakRssMb?.toFixed(1)} MB${probe}${burst}${checks}`;
 }
 
 const warmupOverrides = (selected: readonly Scenario[]) =>
@@ -164,10 +219,10 @@ const warmupOverrides = (selected: readonly Scenario[]) =>
 const rotate = <T>(items: readonly T[], by: number): T[] => items.map((_, index) => items[(index + by) % items.length]!);
 
 function estimateSeconds(selected: readonly Scenario[], settings: Settings): number {
-  const perRound = selected.reduce(
-    (sum, s) => sum + s.servers.length * (RUN_OVERHEAD_S + (s.warmupS ?? settings.warmupS) + settings.durationS + (s.amount ? 2 : 0)),
-    0,
-  );
+  const runSeconds = (s: Scenario) =>
+    // A burst lasts about its delay plus the time to send it and drain it.
+    s.burst ? (s.bareDelayMs ?? 0) / 1000 + 5 : (s.warmupS ?? settings.warmupS) + settings.durationS + (s.amount ? 2 : 0);
+  const perRound = selected.reduce((sum, s) => sum + s.servers.length * (RUN_OVERHEAD_S + runSeconds(s)), 0);
   return perRound * settings.rounds + RUN_OVERHEAD_S;
 }
 

@@ -1,38 +1,35 @@
-// The three servers under test and how each is started: a fresh process, and for ours a fresh
-// database file, for every (scenario, round), so that VmHWM is that run's own peak.
+// The servers under test and how each is started: a fresh process, on a fresh copy of the template
+// database, for every (scenario, server, round), so that VmHWM is that run's own peak and every
+// server reads the same rows.
 import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, type ServerProcess } from './processes.js';
+import { OURS_ENTRY, type Builds } from './build.js';
+import { startServer, type ServerProcess, type StartOptions } from './processes.js';
 
-export type ServerKind = 'ours' | 'bare' | 'plain-yoga';
+export type ServerKind = 'ours' | 'bare' | 'plain-yoga' | 'mercurius-jit';
 
 export const SERVER_LABELS: Record<ServerKind, string> = {
   ours: 'ours',
   bare: 'bare node:http (ceiling)',
   'plain-yoga': 'plain Yoga',
+  'mercurius-jit': 'Mercurius + graphql-jit',
 };
 
 /** Our server's settings: the bench runs it with their defaults, whatever the shell exports. */
 export const OUR_CONFIG_VARS = [
   'PORT', 'HOST', 'DATABASE_URL', 'DATABASE_POOL_SIZE', 'MAX_BODY_BYTES', 'LOCK_TIMEOUT_MS', 'SHUTDOWN_TIMEOUT_MS',
   'MAX_DEPTH', 'MAX_ALIASES', 'MAX_TOKENS', 'MAX_DIRECTIVES', 'MAX_COST',
-  'QUEUE_CONCURRENCY', 'QUEUE_MAX_PENDING', 'QUEUE_ITEM_WORK_MS',
+  'QUEUE_CONCURRENCY', 'QUEUE_MAX_PENDING', 'QUEUE_ITEM_WORK_MS', 'HTTP_FAST_PATH',
 ];
 
-const ourEnv = (databaseUrl: string) => ({ env: { DATABASE_URL: databaseUrl }, unsetEnv: OUR_CONFIG_VARS });
-
 export type TargetContext = {
-  /** The repository root: the servers run from it so that `--import tsx` resolves. */
+  /** The repository root: the peers run from it (under tsx) and read its schema.graphql. */
   repoDir: string;
-  /**
-   * Where our server's src/main.ts is run from: the repository, or a snapshot of it (a copy of
-   * src/, package.json and tsconfig.json with node_modules linked) when src/ is being edited while
-   * the bench runs, so that every run measures the same code.
-   */
-  oursDir: string;
   /** A temporary folder for database files and server logs. */
   workDir: string;
-  /** A database our server created and seeded, copied for plain Yoga (see prepareTemplateDb). */
+  /** Our server compiled for this run, and the window probe every server preloads (see build.ts). */
+  builds: Builds;
+  /** The database every server gets a copy of (see template-db.ts). */
   templateDb: string;
   /** When set, our server runs with --cpu-prof and writes its profiles under this folder on exit. */
   profileDir?: string;
@@ -44,45 +41,35 @@ export async function startTarget(
   { tag, delayMs = 0 }: { tag: string; delayMs?: number },
 ): Promise<ServerProcess> {
   const logFile = join(context.workDir, `${tag}.log`);
-  const common = { name: `${SERVER_LABELS[kind]} [${tag}]`, cwd: context.repoDir, logFile };
+  const common = { name: `${SERVER_LABELS[kind]} [${tag}]`, cwd: context.repoDir, logFile, probe: context.builds.probe };
+  const dbFile = join(context.workDir, `${tag}.sqlite`);
   switch (kind) {
     case 'ours':
+      copyDatabase(context.templateDb, dbFile);
       return startServer({
         ...common,
-        cwd: context.oursDir,
-        ...ourEnv(`file:${join(context.workDir, `${tag}.sqlite`)}`),
-        script: 'src/main.ts',
-        // One folder per run, with node's default names: the main thread and tsx's loader thread each
-        // write a profile, and one --cpu-prof-name would make them overwrite each other.
+        ...oursOptions(context.builds, `file:${dbFile}`),
+        // One folder per run, with node's default file name (it carries the PID and a timestamp).
         nodeArgs: context.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(context.profileDir, tag)}`] : [],
       });
     case 'bare':
       return startServer({ ...common, script: 'bench/servers/bare.ts', env: { DELAY_MS: String(delayMs) } });
-    case 'plain-yoga': {
-      const dbFile = join(context.workDir, `${tag}.sqlite`);
+    case 'plain-yoga':
       copyDatabase(context.templateDb, dbFile);
       return startServer({ ...common, script: 'bench/servers/plain-yoga.ts', env: { DB_FILE: dbFile } });
-    }
+    case 'mercurius-jit':
+      copyDatabase(context.templateDb, dbFile);
+      return startServer({ ...common, script: 'bench/servers/mercurius-jit.ts', env: { DB_FILE: dbFile } });
   }
 }
 
-/**
- * Lets our server create and seed a database, then stops it cleanly (closing SQLite checkpoints
- * the WAL), so that plain Yoga reads the very same schema and rows our migrations make.
- */
-export async function prepareTemplateDb(context: Pick<TargetContext, 'oursDir' | 'workDir'>): Promise<string> {
-  const templateDb = join(context.workDir, 'template.sqlite');
-  const server = await startServer({
-    name: 'ours [template database]',
-    script: 'src/main.ts',
-    cwd: context.oursDir,
-    logFile: join(context.workDir, 'template.log'),
-    ...ourEnv(`file:${templateDb}`),
-  });
-  await server.stop(10_000);
-  return templateDb;
-}
-
+/** Our compiled server under plain node (as `npm start` runs it), with its settings' defaults. */
+export const oursOptions = (builds: Builds, databaseUrl: string): Pick<StartOptions, 'script' | 'cwd' | 'env' | 'unsetEnv'> => ({
+  script: OURS_ENTRY,
+  cwd: builds.oursRunDir,
+  env: { DATABASE_URL: databaseUrl },
+  unsetEnv: OUR_CONFIG_VARS,
+});
 
 function copyDatabase(from: string, to: string): void {
   copyFileSync(from, to);
@@ -92,15 +79,15 @@ function copyDatabase(from: string, to: string): void {
 
 /** Our server with a given database and queue settings (the postgres and queue modes). */
 export function startOurs(
-  context: Pick<TargetContext, 'oursDir' | 'workDir'>,
+  context: Pick<TargetContext, 'builds' | 'workDir'>,
   { tag, databaseUrl, queueConcurrency }: { tag: string; databaseUrl: string; queueConcurrency: number },
 ): Promise<ServerProcess> {
+  const options = oursOptions(context.builds, databaseUrl);
   return startServer({
+    ...options,
     name: `ours [${tag}]`,
-    script: 'src/main.ts',
-    cwd: context.oursDir,
     logFile: join(context.workDir, `${tag}.log`),
-    env: { DATABASE_URL: databaseUrl, QUEUE_CONCURRENCY: String(queueConcurrency) },
-    unsetEnv: OUR_CONFIG_VARS,
+    probe: context.builds.probe,
+    env: { ...options.env, QUEUE_CONCURRENCY: String(queueConcurrency) },
   });
 }
