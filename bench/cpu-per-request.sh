@@ -4,8 +4,9 @@
 # ones, and the server's user+system CPU ticks (/proc/PID/stat) over those 10,000 are divided by
 # the count.
 #
-#   bench/cpu-per-request.sh BODY.json ours      # node --import tsx src/main.ts
+#   bench/cpu-per-request.sh BODY.json ours      # node dist/main.js (built first, as npm start does)
 #   bench/cpu-per-request.sh BODY.json plain     # bench/servers/plain-yoga.ts on the same data
+#   bench/cpu-per-request.sh BODY.json mercurius # bench/servers/mercurius-jit.ts on the same data
 #
 # BODY.json is a GraphQL POST body, e.g. {"query":"{ hello(delayMs: 0) }"}.
 set -euo pipefail
@@ -16,16 +17,20 @@ port=${PORT:-4800}
 dir=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
 
+npm run build --silent
 # Our server creates and seeds the database; the plain server then reads the same file.
-DATABASE_URL="file:$dir/db.sqlite" PORT=$port QUEUE_CONCURRENCY=0 node --import tsx src/main.ts >/dev/null &
+DATABASE_URL="file:$dir/db.sqlite" PORT=$port QUEUE_CONCURRENCY=0 node dist/main.js >/dev/null &
 pid=$!
 until curl -sf "http://127.0.0.1:$port/health" >/dev/null; do sleep 0.2; done
-if [ "$which" = plain ]; then
+if [ "$which" = mercurius ]; then
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  DB_FILE="$dir/db.sqlite" PORT=$port NODE_ENV=production taskset -c 0 node --import tsx bench/servers/mercurius-jit.ts >/dev/null &
+elif [ "$which" = plain ]; then
   kill "$pid"; wait "$pid" 2>/dev/null || true
   DB_FILE="$dir/db.sqlite" PORT=$port NODE_ENV=production taskset -c 0 node --import tsx bench/servers/plain-yoga.ts >/dev/null &
 else
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  DATABASE_URL="file:$dir/db.sqlite" PORT=$port QUEUE_CONCURRENCY=0 NODE_ENV=production taskset -c 0 node --import tsx src/main.ts >/dev/null &
+  DATABASE_URL="file:$dir/db.sqlite" PORT=$port QUEUE_CONCURRENCY=0 NODE_ENV=production taskset -c 0 node dist/main.js >/dev/null &
 fi
 pid=$!
 until curl -sf -o /dev/null -H 'content-type: application/json' -d '{"query":"{__typename}"}' "http://127.0.0.1:$port/graphql"; do sleep 0.2; done
