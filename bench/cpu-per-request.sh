@@ -30,7 +30,7 @@ elif [ "$which" = plain ]; then
   DB_FILE="$dir/db.sqlite" PORT=$port NODE_ENV=production taskset -c 0 node --import tsx bench/servers/plain-yoga.ts >/dev/null &
 else
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  DATABASE_URL="file:$dir/db.sqlite" PORT=$port QUEUE_CONCURRENCY=0 NODE_ENV=production taskset -c 0 node dist/main.js >/dev/null &
+  DATABASE_URL="file:$dir/db.sqlite" PORT=$port QUEUE_CONCURRENCY=0 NODE_ENV=production taskset -c 0 node --max-semi-space-size=8 --heap-growing-percent=50 dist/main.js >/dev/null &
 fi
 pid=$!
 until curl -sf -o /dev/null -H 'content-type: application/json' -d '{"query":"{__typename}"}' "http://127.0.0.1:$port/graphql"; do sleep 0.2; done

@@ -19,7 +19,7 @@ trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 (cd "$dir" && npx tsc -p tsconfig.build.json)
 DATABASE_URL="file:$work/db.sqlite" PORT=$port QUEUE_CONCURRENCY=0 NODE_ENV=production \
-  taskset -c 0 node --cpu-prof --cpu-prof-dir="$work/profile" "$dir/dist/main.js" >"$work/server.log" 2>&1 &
+  taskset -c 0 node --max-semi-space-size=8 --heap-growing-percent=50 --cpu-prof --cpu-prof-dir="$work/profile" "$dir/dist/main.js" >"$work/server.log" 2>&1 &
 pid=$!
 until curl -sf -o /dev/null "http://127.0.0.1:$port/health"; do sleep 0.2; done
 requests=$(taskset -c 1 npx autocannon -c 50 -d "$seconds" -m POST -H content-type=application/json -i "$body" -j \

@@ -1,7 +1,7 @@
 // The servers under test and how each is started: a fresh process, on a fresh copy of the template
 // database, for every (scenario, server, round), so that VmHWM is that run's own peak and every
 // server reads the same rows.
-import { copyFileSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OURS_ENTRY, type Builds } from './build.js';
 import { startServer, type ServerProcess, type StartOptions } from './processes.js';
@@ -44,14 +44,16 @@ export async function startTarget(
   const common = { name: `${SERVER_LABELS[kind]} [${tag}]`, cwd: context.repoDir, logFile, probe: context.builds.probe };
   const dbFile = join(context.workDir, `${tag}.sqlite`);
   switch (kind) {
-    case 'ours':
+    case 'ours': {
       copyDatabase(context.templateDb, dbFile);
+      const options = oursOptions(context.builds, `file:${dbFile}`);
       return startServer({
         ...common,
-        ...oursOptions(context.builds, `file:${dbFile}`),
+        ...options,
         // One folder per run, with node's default file name (it carries the PID and a timestamp).
-        nodeArgs: context.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(context.profileDir, tag)}`] : [],
+        nodeArgs: [...(options.nodeArgs ?? []), ...(context.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(context.profileDir, tag)}`] : [])],
       });
+    }
     case 'bare':
       return startServer({ ...common, script: 'bench/servers/bare.ts', env: { DELAY_MS: String(delayMs) } });
     case 'plain-yoga':
@@ -63,13 +65,27 @@ export async function startTarget(
   }
 }
 
-/** Our compiled server under plain node (as `npm start` runs it), with its settings' defaults. */
-export const oursOptions = (builds: Builds, databaseUrl: string): Pick<StartOptions, 'script' | 'cwd' | 'env' | 'unsetEnv'> => ({
+/** Our compiled server under plain node with npm start's flags (as `npm start` runs it), with its settings' defaults. */
+export const oursOptions = (builds: Builds, databaseUrl: string): Pick<StartOptions, 'script' | 'nodeArgs' | 'cwd' | 'env' | 'unsetEnv'> => ({
   script: OURS_ENTRY,
+  nodeArgs: startFlags(builds.oursRunDir),
   cwd: builds.oursRunDir,
   env: { DATABASE_URL: databaseUrl },
   unsetEnv: OUR_CONFIG_VARS,
 });
+
+/**
+ * The node flags of package.json's start script (`... exec node FLAGS dist/main.js`): V8's heap
+ * sizing is set there (see the README), and a server run without them is not the server `npm start`
+ * runs. Read from the package.json copied beside this run's build, so the flags and the code measured
+ * come from the same moment.
+ */
+export function startFlags(runDir: string): string[] {
+  const { scripts } = JSON.parse(readFileSync(join(runDir, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+  const start = /\bnode((?:\s+-\S+)*)\s+dist\/main\.js(?:\s|$)/.exec(scripts?.start ?? '');
+  if (!start) throw new Error(`package.json's start script (${JSON.stringify(scripts?.start)}) does not run "node [flags] ${OURS_ENTRY}": the bench cannot start our server as npm start does`);
+  return start[1]!.split(/\s+/).filter(Boolean);
+}
 
 function copyDatabase(from: string, to: string): void {
   copyFileSync(from, to);
