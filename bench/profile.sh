@@ -3,7 +3,7 @@
 # `npm run build`, runs `node --cpu-prof dist/main.js` pinned to core 0 on a fresh SQLite file, loads
 # it from core 1 with autocannon (50 connections, SECONDS seconds, BODY.json POSTed to /graphql),
 # stops it with SIGINT (it exits cleanly and V8 writes the profile), and prints where the time went
-# by package (bench/profile-summary.ts). docs/performance.md's tables come from runs of this.
+# by package (bench/profile-summary.ts). The node flags are npm start's (bench/start-flags.ts). docs/performance.md's tables come from runs of this.
 #
 #   bench/profile.sh BODY.json [SECONDS] [DIR]
 #   git worktree add /tmp/before 870aaa2 && ln -s "$PWD/node_modules" /tmp/before/node_modules
@@ -18,8 +18,9 @@ work=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 (cd "$dir" && npx tsc -p tsconfig.build.json)
+read -r -a flags <<<"$(cd "$repo" && npx tsx bench/start-flags.ts "$dir")"
 DATABASE_URL="file:$work/db.sqlite" PORT=$port QUEUE_CONCURRENCY=0 NODE_ENV=production \
-  taskset -c 0 node --max-semi-space-size=8 --heap-growing-percent=50 --cpu-prof --cpu-prof-dir="$work/profile" "$dir/dist/main.js" >"$work/server.log" 2>&1 &
+  taskset -c 0 node "${flags[@]}" --cpu-prof --cpu-prof-dir="$work/profile" "$dir/dist/main.js" >"$work/server.log" 2>&1 &
 pid=$!
 until curl -sf -o /dev/null "http://127.0.0.1:$port/health"; do sleep 0.2; done
 requests=$(taskset -c 1 npx autocannon -c 50 -d "$seconds" -m POST -H content-type=application/json -i "$body" -j \

@@ -1,10 +1,11 @@
 // The servers under test and how each is started: a fresh process, on a fresh copy of the template
 // database, for every (scenario, server, round), so that VmHWM is that run's own peak and every
 // server reads the same rows.
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { OURS_ENTRY, type Builds } from './build.js';
 import { startServer, type ServerProcess, type StartOptions } from './processes.js';
+import { startFlags } from './start-flags.js';
 
 export type ServerKind = 'ours' | 'bare' | 'plain-yoga' | 'mercurius-jit';
 
@@ -74,18 +75,6 @@ export const oursOptions = (builds: Builds, databaseUrl: string): Pick<StartOpti
   unsetEnv: OUR_CONFIG_VARS,
 });
 
-/**
- * The node flags of package.json's start script (`... exec node FLAGS dist/main.js`): V8's heap
- * sizing is set there (see the README), and a server run without them is not the server `npm start`
- * runs. Read from the package.json copied beside this run's build, so the flags and the code measured
- * come from the same moment.
- */
-export function startFlags(runDir: string): string[] {
-  const { scripts } = JSON.parse(readFileSync(join(runDir, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
-  const start = /\bnode((?:\s+-\S+)*)\s+dist\/main\.js(?:\s|$)/.exec(scripts?.start ?? '');
-  if (!start) throw new Error(`package.json's start script (${JSON.stringify(scripts?.start)}) does not run "node [flags] ${OURS_ENTRY}": the bench cannot start our server as npm start does`);
-  return start[1]!.split(/\s+/).filter(Boolean);
-}
 
 function copyDatabase(from: string, to: string): void {
   copyFileSync(from, to);
