@@ -45,9 +45,11 @@ export type AppRequestListener = RequestListener & {
 };
 
 export function createRequestListener(yoga: Yoga, options: RequestListenerOptions): AppRequestListener {
-  const endpoint = yoga.graphqlEndpoint;
+  // Read once: `yoga` is @whatwg-node's Proxy, whose `get` makes a new bound function on every read.
+  const { graphqlEndpoint: endpoint, fetchAPI, waitUntil, logger } = yoga;
+  const getResultForParams = yoga.getResultForParams;
   let fastPathAnswers = 0;
-  const FastPathRequest = createLazySignalRequestClass(yoga.fetchAPI.Request);
+  const FastPathRequest = createLazySignalRequestClass(fetchAPI.Request);
   const yogaWithBody = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
     // The adapter takes a body already read from `req.body` (as Yoga's Express and Fastify
     // integrations hand it over) instead of reading the stream, which is spent by now.
@@ -60,15 +62,15 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
     if (!params) return yogaWithBody(req, res, body);
     const url = `http://${req.headers.host ?? 'localhost'}${req.url}`;
     const request = new FastPathRequest(url, { method: 'POST', headers: req.headers as Record<string, string>, body } as RequestInit, res);
-    const serverContext = { req, res, waitUntil: yoga.waitUntil };
-    execute(yoga, params, request, serverContext).then(
+    const serverContext = { req, res, waitUntil };
+    execute(getResultForParams, params, request, serverContext).then(
       (result) => {
         if (result === RETHROWN) return yogaWithBody(req, res, body);
         fastPathAnswers += 1;
-        return writeResult(res, result, mediaType, yoga.fetchAPI);
+        return writeResult(res, result, mediaType, fetchAPI);
       },
       (error: unknown) => {
-        yoga.logger.error(error);
+        logger.error(error);
         if (!res.headersSent) res.writeHead(500);
         res.end();
       },
@@ -102,9 +104,9 @@ const RETHROWN = Symbol('rethrown');
  * execution into an entry of `errors` and never throw. So nothing has run, and the request can be
  * handed to Yoga whole, for Yoga to answer it as it answers any error (masking, logging, status).
  */
-async function execute(yoga: Yoga, params: GraphQLParams, request: Request, serverContext: object) {
+async function execute(getResultForParams: Yoga['getResultForParams'], params: GraphQLParams, request: Request, serverContext: object) {
   try {
-    return await yoga.getResultForParams({ params, request }, serverContext);
+    return await getResultForParams({ params, request }, serverContext);
   } catch {
     return RETHROWN;
   }
