@@ -4,7 +4,7 @@
 # ones, and the server's user+system CPU ticks (/proc/PID/stat) over those 10,000 are divided by
 # the count.
 #
-#   bench/cpu-per-request.sh BODY.json ours      # node FLAGS dist/main.js (built and flagged as npm start does)
+#   bench/cpu-per-request.sh BODY.json ours      # node FLAGS dist/<build>/main.js (built and flagged as npm start does)
 #   bench/cpu-per-request.sh BODY.json plain     # bench/servers/plain-yoga.ts on the same data
 #   bench/cpu-per-request.sh BODY.json mercurius # bench/servers/mercurius-jit.ts on the same data
 #
@@ -17,10 +17,10 @@ port=${PORT:-4800}
 dir=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
 
-npm run build --silent
+build=$(node scripts/build.mjs)
 read -r -a flags <<<"$(npx tsx bench/start-flags.ts)"
 # Our server creates and seeds the database; the plain server then reads the same file.
-DATABASE_URL="file:$dir/db.sqlite" PORT=$port QUEUE_CONCURRENCY=0 node dist/main.js >/dev/null &
+DATABASE_URL="file:$dir/db.sqlite" PORT=$port QUEUE_CONCURRENCY=0 node "$build/main.js" >/dev/null &
 pid=$!
 until curl -sf "http://127.0.0.1:$port/health" >/dev/null; do sleep 0.2; done
 if [ "$which" = mercurius ]; then
@@ -31,7 +31,7 @@ elif [ "$which" = plain ]; then
   DB_FILE="$dir/db.sqlite" PORT=$port NODE_ENV=production taskset -c 0 node --import tsx bench/servers/plain-yoga.ts >/dev/null &
 else
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  DATABASE_URL="file:$dir/db.sqlite" PORT=$port QUEUE_CONCURRENCY=0 NODE_ENV=production taskset -c 0 node "${flags[@]}" dist/main.js >/dev/null &
+  DATABASE_URL="file:$dir/db.sqlite" PORT=$port QUEUE_CONCURRENCY=0 NODE_ENV=production taskset -c 0 node "${flags[@]}" "$build/main.js" >/dev/null &
 fi
 pid=$!
 until curl -sf -o /dev/null -H 'content-type: application/json' -d '{"query":"{__typename}"}' "http://127.0.0.1:$port/graphql"; do sleep 0.2; done

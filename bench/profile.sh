@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CPU profile of our server under load: builds the checkout at DIR (default: this repository) with
-# `npm run build`, runs `node --cpu-prof dist/main.js` pinned to core 0 on a fresh SQLite file, loads
+# tsc (into DIR/dist/, as the build of any version of this repository can be run from there), runs `node --cpu-prof dist/main.js` pinned to core 0 on a fresh SQLite file, loads
 # it from core 1 with autocannon (50 connections, SECONDS seconds, BODY.json POSTed to /graphql),
 # stops it with SIGINT (it exits cleanly and V8 writes the profile), and prints where the time went
 # by package (bench/profile-summary.ts). The node flags are npm start's (bench/start-flags.ts). docs/performance.md's tables come from runs of this.
