@@ -1,8 +1,9 @@
-// Reads the configuration, starts the app, and stops it cleanly on SIGINT or SIGTERM.
+// Reads the configuration, starts the app, and stops it cleanly on SIGINT or SIGTERM (src/signals.ts).
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type DatabaseConfig } from './config.js';
 import { isDatabaseUnavailable } from './db/unavailable.js';
 import { listen } from './http-server.js';
+import { onStopSignals, signalExitCode } from './signals.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -14,21 +15,25 @@ async function main(): Promise<void> {
   const where = describeDatabase(config.database);
   console.log(`GraphQL server on ${running.url}/graphql (GraphiQL in a browser), health at ${running.url}/health, data in ${where}`);
 
-  const stop = (signal: NodeJS.Signals) => {
-    console.log(`${signal}: no new connections; waiting up to ${config.shutdownTimeoutMs} ms for requests in flight`);
-    running.shutdown(config.shutdownTimeoutMs).then(
-      () => {
-        console.log('Stopped cleanly.');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        console.error('Shutdown failed:', error);
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  onStopSignals({
+    drain(signal) {
+      console.log(`${signal}: no new connections; waiting up to ${config.shutdownTimeoutMs} ms for requests in flight (Ctrl-C twice more to stop at once)`);
+      running.shutdown(config.shutdownTimeoutMs).then(
+        () => {
+          console.log('Stopped cleanly.');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          console.error('Shutdown failed:', error);
+          process.exit(1);
+        },
+      );
+    },
+    force(signal) {
+      console.log(`${signal}: stopping at once; requests in flight get no answer.`);
+      process.exit(signalExitCode(signal));
+    },
+  });
 }
 
 main().catch((error: unknown) => {
