@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Plugin } from 'graphql-yoga';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../src/http-server.js';
@@ -8,7 +5,7 @@ import { databases } from './helpers/databases.js';
 import { countdown } from './helpers/deferred.js';
 import { createTestApp, graphqlRequest } from './helpers/graphql.js';
 import { progress, randomItems, submit } from './helpers/jobs.js';
-import { run, startServerProcess } from './helpers/processes.js';
+import { run } from './helpers/processes.js';
 import { serve, serveTestApp, type ServedTestApp } from './helpers/server.js';
 import { subscribe } from './helpers/sse.js';
 
@@ -94,20 +91,6 @@ describe('graceful shutdown', () => {
 });
 
 describe('the server process', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'graphql-async-main-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-  it('starts with `npm start`, serves, and exits 0 on SIGTERM sent to npm', async () => {
-    const server = await startServerProcess({ DATABASE_URL: `file:${join(dir, 'start.sqlite')}` }, ['npm', ['start']]);
-    const url = server.url;
-    const { body } = await graphqlRequest(fetch, `${url}/graphql`, '{ hello(delayMs: 0) }');
-    expect(body.data?.hello).toBe('Hello, World');
-    server.child.kill('SIGTERM');
-    const { code, stdout } = await server.exited;
-    expect(stdout).toContain('Stopped cleanly.');
-    expect(code).toBe(0);
-  });
-
   it.each([
     [{ PORT: 'abc' }, 'Configuration error: PORT must be a whole number from 0 to 65535; got "abc".'],
     [{ DATABASE_URL: 'mysql://localhost/db' }, 'Configuration error: DATABASE_URL "mysql://localhost/db" is not understood.'],
