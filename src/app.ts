@@ -18,8 +18,10 @@ import { useJit } from './plugins/jit.js';
 import { useRequestBodyLimit } from './plugins/request-body-limit.js';
 import { useValidationCache } from './plugins/validation-cache.js';
 import { MemoryJobEvents, PostgresJobEvents, type JobEvents } from './queue/job-events.js';
+import { JobWatchers } from './queue/job-watchers.js';
 import { TransferQueue } from './queue/transfer-queue.js';
 import { schema } from './schema/index.js';
+import { EventBudget } from './subscriptions/event-budget.js';
 
 export type App = {
   yoga: YogaServerInstance<Record<string, unknown>, AppContext>;
@@ -28,6 +30,8 @@ export type App = {
   db: Db;
   locks: Locks;
   queue: TransferQueue;
+  /** The jobProgress streams; tests check that none is left behind. */
+  jobWatchers: JobWatchers;
   /** Completes every open subscription and stops the queue taking new items; returns at once. */
   beginShutdown(): void;
   /**
@@ -67,8 +71,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     itemWorkMs: config.queue.itemWorkMs,
     ownership: config.database.dialect === 'postgres' ? 'shared' : 'exclusive',
   });
-  const shutdown = new AbortController();
-  const deps = { db, locks, queue, jobEvents, queueConfig: config.queue, shutdownSignal: shutdown.signal };
+  // Every subscription of the process spends from one budget for the CPU of its events.
+  const jobWatchers = new JobWatchers(db, jobEvents, { budget: new EventBudget(config.subscriptions.eventsPerSecond) });
+  const deps = { db, locks, queue, jobEvents, queueConfig: config.queue, jobWatchers };
 
   const yoga = createYoga<Record<string, unknown>, AppContext>({
     schema,
@@ -110,7 +115,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   let closing: Promise<void> | undefined;
   const beginShutdown = () => {
-    shutdown.abort();
+    jobWatchers.close();
     queue.requestStop();
   };
   return {
@@ -119,6 +124,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     db,
     locks,
     queue,
+    jobWatchers,
     beginShutdown,
     close: (timeoutMs = config.shutdownTimeoutMs) =>
       (closing ??= (async () => {

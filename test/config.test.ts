@@ -12,4 +12,12 @@ describe('configuration', () => {
   it('refuses a boolean it cannot read, naming the variable and the value', () => {
     expect(() => loadConfig({ HTTP_FAST_PATH: 'maybe' })).toThrow(new ConfigError('HTTP_FAST_PATH must be true or false; got "maybe".'));
   });
+
+  it('reads the subscription bounds, with their defaults, and refuses one out of range', () => {
+    expect(loadConfig({}).subscriptions).toEqual({ eventsPerSecond: 1_000 });
+    expect(loadConfig({ SUBSCRIPTION_EVENTS_PER_SECOND: '300' }).subscriptions).toEqual({ eventsPerSecond: 300 });
+    expect(() => loadConfig({ SUBSCRIPTION_EVENTS_PER_SECOND: 'fast' })).toThrow(
+      new ConfigError('SUBSCRIPTION_EVENTS_PER_SECOND must be a whole number from 1 to 10000000; got "fast".'),
+    );
+  });
 });
