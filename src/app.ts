@@ -22,6 +22,8 @@ import { JobWatchers } from './queue/job-watchers.js';
 import { TransferQueue } from './queue/transfer-queue.js';
 import { schema } from './schema/index.js';
 import { EventBudget } from './subscriptions/event-budget.js';
+import { SubscriptionSlots } from './subscriptions/subscription-slots.js';
+import { useSubscriptionSlots } from './subscriptions/use-subscription-slots.js';
 
 export type App = {
   yoga: YogaServerInstance<Record<string, unknown>, AppContext>;
@@ -32,6 +34,8 @@ export type App = {
   queue: TransferQueue;
   /** The jobProgress streams; tests check that none is left behind. */
   jobWatchers: JobWatchers;
+  /** The subscriptions open in this process, against MAX_SUBSCRIPTIONS: for every transport to share. */
+  subscriptionSlots: SubscriptionSlots;
   /** Completes every open subscription and stops the queue taking new items; returns at once. */
   beginShutdown(): void;
   /**
@@ -71,7 +75,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     itemWorkMs: config.queue.itemWorkMs,
     ownership: config.database.dialect === 'postgres' ? 'shared' : 'exclusive',
   });
-  // Every subscription of the process spends from one budget for the CPU of its events.
+  // Every subscription of the process, whatever its field or transport, counts against one bound
+  // and spends from one budget for the CPU of its events.
+  const subscriptionSlots = new SubscriptionSlots(config.subscriptions.maxOpen);
   const jobWatchers = new JobWatchers(db, jobEvents, { budget: new EventBudget(config.subscriptions.eventsPerSecond) });
   const deps = { db, locks, queue, jobEvents, queueConfig: config.queue, jobWatchers };
 
@@ -102,6 +108,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       useCostLimit(config.limits.maxCost),
       // Runs operations on graphql-jit, and stops those on graphql-js whose client has gone.
       useJit(),
+      useSubscriptionSlots(subscriptionSlots),
       ...(options.plugins ?? []),
     ],
   });
@@ -125,6 +132,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     locks,
     queue,
     jobWatchers,
+    subscriptionSlots,
     beginShutdown,
     close: (timeoutMs = config.shutdownTimeoutMs) =>
       (closing ??= (async () => {

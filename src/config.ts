@@ -52,6 +52,8 @@ export type QueueConfig = {
 };
 
 export type SubscriptionsConfig = {
+  /** Subscriptions open at once in this process, over every transport; the next is refused with TOO_MANY_SUBSCRIPTIONS. */
+  maxOpen: number;
   /**
    * Events this process sends to all its subscribers in a second, an event that can load many
    * objects counting as several (event-weight.ts): past it, events wait their turn, so that each
@@ -76,7 +78,7 @@ export const defaultLimits: LimitsConfig = {
 
 export const defaultQueue: QueueConfig = { concurrency: 4, maxPending: 100_000, itemWorkMs: 0 };
 
-export const defaultSubscriptions: SubscriptionsConfig = { eventsPerSecond: 1_000 };
+export const defaultSubscriptions: SubscriptionsConfig = { maxOpen: 5_000, eventsPerSecond: 1_000 };
 
 type Env = Record<string, string | undefined>;
 
@@ -103,6 +105,7 @@ export function loadConfig(env: Env = process.env): Config {
       itemWorkMs: readInt(env, 'QUEUE_ITEM_WORK_MS', defaultQueue.itemWorkMs, 0, 60_000),
     }),
     subscriptions: Object.freeze({
+      maxOpen: readInt(env, 'MAX_SUBSCRIPTIONS', defaultSubscriptions.maxOpen, 1, 1_000_000),
       eventsPerSecond: readInt(env, 'SUBSCRIPTION_EVENTS_PER_SECOND', defaultSubscriptions.eventsPerSecond, 1, 10_000_000),
     }),
   });

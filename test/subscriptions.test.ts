@@ -2,9 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { defaultSubscriptions, type SubscriptionsConfig } from '../src/config.js';
 import { deferred } from '../src/deferred.js';
 import { databases } from './helpers/databases.js';
-import { createTestApp, type TestApp } from './helpers/graphql.js';
+import { createTestApp, errorCodes, graphqlRequest, type TestApp } from './helpers/graphql.js';
 import { lastJob, progress, randomItems, submit } from './helpers/jobs.js';
+import { serveTestApp } from './helpers/server.js';
 import { subscribe, type SseEvent } from './helpers/sse.js';
+import { waitFor } from './helpers/wait-for.js';
 
 /** The statements that read a job by id: what each jobProgress subscriber ran on every change before. */
 const isJobRead = (statement: string) => /^select \* from "jobs" where "id" in/i.test(statement);
@@ -14,6 +16,61 @@ const watchAll = (app: TestApp, count: number, id: string, query = progress) =>
   Promise.all(Array.from({ length: count }, () => subscribe(app.yoga.fetch.bind(app.yoga), 'http://yoga/graphql', query, { id })));
 
 const subscriptions = (overrides: Partial<SubscriptionsConfig>) => ({ subscriptions: { ...defaultSubscriptions, ...overrides } });
+
+describe.each(databases)('the subscription bound on $name', (database) => {
+  it('refuses the subscription past MAX_SUBSCRIPTIONS with TOO_MANY_SUBSCRIPTIONS, and frees a slot when the client leaves, the job ends or the server shuts down', async () => {
+    const { app, server, close } = await serveTestApp(database, { config: subscriptions({ maxOpen: 2 }) });
+    const url = `${server.url}/graphql`;
+    try {
+      // No workers: the jobs stay QUEUED, so only the test ends their streams.
+      const newJob = async () => (await graphqlRequest(fetch, url, submit, { items: randomItems(3, 10) })).body.data?.submitTransfers.id as string;
+      const [first, second] = [await newJob(), await newJob()];
+      const open = (id: string) => {
+        const leave = new AbortController();
+        const firstEvent = deferred<SseEvent>();
+        const events = subscribe(fetch, url, progress, { id }, (event) => firstEvent.resolve(event), leave.signal).catch(() => 'left' as const);
+        return { leave: () => leave.abort(), first: firstEvent.promise, events };
+      };
+
+      // A subscription POSTed for a plain JSON answer is refused (406) and never read: it holds no slot.
+      for (let attempt = 0; attempt < 3; attempt += 1) {
+        const plain = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ query: progress, variables: { id: first } }) });
+        expect(plain.status).toBe(406);
+      }
+
+      const a = open(first);
+      const b = open(second);
+      expect((await a.first).data?.data?.jobProgress).toMatchObject({ id: first, status: 'QUEUED' });
+      expect((await b.first).data?.data?.jobProgress).toMatchObject({ id: second, status: 'QUEUED' });
+
+      const refused = open(first);
+      const refusal = (await refused.first).data!;
+      expect(errorCodes(refusal)).toEqual(['TOO_MANY_SUBSCRIPTIONS']);
+      expect(refusal.errors?.[0]?.message).toBe('This server has 2 subscriptions open, as many as it allows; try again when one has ended.');
+      expect(((await refused.events) as SseEvent[]).map((event) => event.event)).toEqual(['next', 'complete']);
+
+      // The client of `a` leaves: its slot comes back, and a new subscription is served.
+      a.leave();
+      expect(await a.events).toBe('left');
+      await waitFor(async () => app.subscriptionSlots.open === 1);
+      const c = open(first);
+      expect((await c.first).data?.data?.jobProgress).toMatchObject({ id: first, status: 'QUEUED' });
+
+      // `b`'s job ends: its stream completes, and its slot is free by the time the client sees that.
+      await graphqlRequest(fetch, url, `mutation { cancelJob(id: "${second}") { id } }`);
+      expect(lastJob((await b.events) as SseEvent[])).toMatchObject({ status: 'CANCELLED' });
+      expect(app.subscriptionSlots.open).toBe(1);
+
+      // The server shuts down: `c` completes, and nothing of any stream is left behind.
+      await server.shutdown(10_000);
+      expect(((await c.events) as SseEvent[]).at(-1)?.event).toBe('complete');
+      expect(app.subscriptionSlots.open).toBe(0);
+      expect(app.jobWatchers.size).toEqual({ jobs: 0, streams: 0 });
+    } finally {
+      await close();
+    }
+  });
+});
 
 describe.each(databases)('progress fan-out on $name', (database) => {
   it('reads a running job once per change for the whole process, not once per subscriber', async () => {
