@@ -191,7 +191,7 @@ builder.mutationFields((t) => ({
 builder.subscriptionField('jobProgress', (t) =>
   t.field({
     type: 'Job',
-    description: `The job now, then again whenever its status, done or failed changes (at most ${1000 / PROGRESS_INTERVAL_MS} events a second), on whichever replica the work happens. The stream completes after the event with the final status. NOT_FOUND for an unknown id.`,
+    description: `The job now, then again whenever its status, done or failed changes, on whichever replica the work happens: at most ${1000 / PROGRESS_INTERVAL_MS} events a second, fewer when the server has many subscribers to serve, each event showing the job as it is then. The stream completes after the event with the final status. NOT_FOUND for an unknown id; TOO_MANY_SUBSCRIPTIONS when the server holds as many subscriptions as it allows.`,
     args: { id: t.arg.id({ description: 'The job number.' }) },
     subscribe: (_, { id }, ctx, info) => watchJob(ctx, String(id), info),
     resolve: (job) => job,
