@@ -18,8 +18,12 @@ import { useJit } from './plugins/jit.js';
 import { useRequestBodyLimit } from './plugins/request-body-limit.js';
 import { useValidationCache } from './plugins/validation-cache.js';
 import { MemoryJobEvents, PostgresJobEvents, type JobEvents } from './queue/job-events.js';
+import { JobWatchers } from './queue/job-watchers.js';
 import { TransferQueue } from './queue/transfer-queue.js';
 import { schema } from './schema/index.js';
+import { EventBudget } from './subscriptions/event-budget.js';
+import { SubscriptionSlots } from './subscriptions/subscription-slots.js';
+import { useSubscriptionSlots } from './subscriptions/use-subscription-slots.js';
 
 export type App = {
   yoga: YogaServerInstance<Record<string, unknown>, AppContext>;
@@ -28,6 +32,10 @@ export type App = {
   db: Db;
   locks: Locks;
   queue: TransferQueue;
+  /** The jobProgress streams; tests check that none is left behind. */
+  jobWatchers: JobWatchers;
+  /** The subscriptions open in this process, against MAX_SUBSCRIPTIONS: for every transport to share. */
+  subscriptionSlots: SubscriptionSlots;
   /** Completes every open subscription and stops the queue taking new items; returns at once. */
   beginShutdown(): void;
   /**
@@ -67,8 +75,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     itemWorkMs: config.queue.itemWorkMs,
     ownership: config.database.dialect === 'postgres' ? 'shared' : 'exclusive',
   });
-  const shutdown = new AbortController();
-  const deps = { db, locks, queue, jobEvents, queueConfig: config.queue, shutdownSignal: shutdown.signal };
+  // Every subscription of the process, whatever its field or transport, counts against one bound
+  // and spends from one budget for the CPU of its events.
+  const subscriptionSlots = new SubscriptionSlots(config.subscriptions.maxOpen);
+  const jobWatchers = new JobWatchers(db, jobEvents, { budget: new EventBudget(config.subscriptions.eventsPerSecond) });
+  const deps = { db, locks, queue, jobEvents, queueConfig: config.queue, jobWatchers };
 
   const yoga = createYoga<Record<string, unknown>, AppContext>({
     schema,
@@ -97,6 +108,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       useCostLimit(config.limits.maxCost),
       // Runs operations on graphql-jit, and stops those on graphql-js whose client has gone.
       useJit(),
+      useSubscriptionSlots(subscriptionSlots),
       ...(options.plugins ?? []),
     ],
   });
@@ -110,7 +122,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   let closing: Promise<void> | undefined;
   const beginShutdown = () => {
-    shutdown.abort();
+    jobWatchers.close();
     queue.requestStop();
   };
   return {
@@ -119,6 +131,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     db,
     locks,
     queue,
+    jobWatchers,
+    subscriptionSlots,
     beginShutdown,
     close: (timeoutMs = config.shutdownTimeoutMs) =>
       (closing ??= (async () => {

@@ -39,6 +39,7 @@ export type Config = Readonly<{
   shutdownTimeoutMs: number;
   limits: Readonly<LimitsConfig>;
   queue: Readonly<QueueConfig>;
+  subscriptions: Readonly<SubscriptionsConfig>;
 }>;
 
 export type QueueConfig = {
@@ -48,6 +49,17 @@ export type QueueConfig = {
   maxPending: number;
   /** Simulated work per item, outside its locks and transaction. */
   itemWorkMs: number;
+};
+
+export type SubscriptionsConfig = {
+  /** Subscriptions open at once in this process, over every transport; the next is refused with TOO_MANY_SUBSCRIPTIONS. */
+  maxOpen: number;
+  /**
+   * Events this process sends to all its subscribers in a second, an event that can load many
+   * objects counting as several (event-weight.ts): past it, events wait their turn, so that each
+   * subscriber gets them less often and the CPU they take stays bounded.
+   */
+  eventsPerSecond: number;
 };
 
 /** A configuration mistake: main.ts prints the message alone and exits non-zero. */
@@ -65,6 +77,8 @@ export const defaultLimits: LimitsConfig = {
 };
 
 export const defaultQueue: QueueConfig = { concurrency: 4, maxPending: 100_000, itemWorkMs: 0 };
+
+export const defaultSubscriptions: SubscriptionsConfig = { maxOpen: 5_000, eventsPerSecond: 1_000 };
 
 type Env = Record<string, string | undefined>;
 
@@ -89,6 +103,10 @@ export function loadConfig(env: Env = process.env): Config {
       concurrency: readInt(env, 'QUEUE_CONCURRENCY', defaultQueue.concurrency, 0, 256),
       maxPending: readInt(env, 'QUEUE_MAX_PENDING', defaultQueue.maxPending, 1, 100_000_000),
       itemWorkMs: readInt(env, 'QUEUE_ITEM_WORK_MS', defaultQueue.itemWorkMs, 0, 60_000),
+    }),
+    subscriptions: Object.freeze({
+      maxOpen: readInt(env, 'MAX_SUBSCRIPTIONS', defaultSubscriptions.maxOpen, 1, 1_000_000),
+      eventsPerSecond: readInt(env, 'SUBSCRIPTION_EVENTS_PER_SECOND', defaultSubscriptions.eventsPerSecond, 1, 10_000_000),
     }),
   });
 }

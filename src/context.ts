@@ -4,6 +4,7 @@ import type { Db } from './db/database.js';
 import { createLoaders, type Loaders } from './loaders.js';
 import type { Locks } from './locks/lock.js';
 import type { JobEvents } from './queue/job-events.js';
+import type { JobWatchers } from './queue/job-watchers.js';
 import type { TransferQueue } from './queue/transfer-queue.js';
 
 /** The long-lived parts, made once by createApp. */
@@ -13,8 +14,8 @@ export type Deps = {
   queue: TransferQueue;
   jobEvents: JobEvents;
   queueConfig: QueueConfig;
-  /** Aborts when the server starts shutting down: open subscriptions complete at once. */
-  shutdownSignal: AbortSignal;
+  /** The jobProgress streams, one reader per watched job; the app closes them when it shuts down. */
+  jobWatchers: JobWatchers;
 };
 
 /** What every resolver sees: the deps plus this request's own loaders. */
@@ -27,12 +28,12 @@ export type Context = YogaInitialContext & AppContext;
  * Spelled out rather than `{ ...deps, loaders }`: V8 copies a spread followed by another property on
  * its slow path, 1.5 µs per request against 0.03 µs for this literal (docs/performance.md).
  */
-export const createContext = ({ db, locks, queue, jobEvents, queueConfig, shutdownSignal }: Deps): AppContext => ({
+export const createContext = ({ db, locks, queue, jobEvents, queueConfig, jobWatchers }: Deps): AppContext => ({
   db,
   locks,
   queue,
   jobEvents,
   queueConfig,
-  shutdownSignal,
+  jobWatchers,
   loaders: createLoaders(db),
 });

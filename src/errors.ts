@@ -43,6 +43,15 @@ export class QueueFullError extends GraphQLError {
   }
 }
 
+/** The process holds MAX_SUBSCRIPTIONS open subscriptions; this one was not started. */
+export class TooManySubscriptionsError extends GraphQLError {
+  constructor(max: number) {
+    super(`This server has ${max} subscriptions open, as many as it allows; try again when one has ended.`, {
+      extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', max },
+    });
+  }
+}
+
 /** The database cannot be reached; the request changed nothing and may be retried. */
 export class DatabaseUnavailableError extends GraphQLError {
   constructor() {
@@ -81,3 +90,4 @@ export function assertLength(argument: string, value: string, min: number, max: 
     throw new BadUserInputError(`${argument} must be ${min} to ${max} characters long; got ${length}.`, { argument, min, max });
   }
 }
+

@@ -5,9 +5,9 @@ import { sql } from 'kysely';
 
 /**
  * Change notifications for the queue, across every process that shares the database: "job N
- * changed" for jobProgress subscribers, and "new work" for idle workers. They carry ids only;
- * whoever listens reads the current state from the database, so a notification can be dropped or
- * merged without anyone seeing a wrong state.
+ * changed" for the jobProgress watchers (job-watchers.ts, one listener per watched job), and "new
+ * work" for idle workers. They carry ids only; whoever listens reads the current state from the
+ * database, so a notification can be dropped or merged without anyone seeing a wrong state.
  */
 export interface JobEvents {
   publishJobChanged(jobId: number): void;
@@ -45,8 +45,8 @@ export class MemoryJobEvents implements JobEvents {
 
 /**
  * Several replicas (PostgreSQL): NOTIFY through the pool, LISTEN on one connection of its own per
- * process, re-opened after a failure. While it is down, subscribers and workers fall back on their
- * periodic re-reads, so nothing waits forever on a lost notification.
+ * process, re-opened after a failure. While it is down, the job watchers and the workers fall back
+ * on their periodic re-reads, so nothing waits forever on a lost notification.
  */
 export class PostgresJobEvents extends MemoryJobEvents {
   #client: pg.Client | undefined;

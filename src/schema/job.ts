@@ -1,22 +1,19 @@
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
+import type { GraphQLResolveInfo } from 'graphql';
 import type { JobRow } from '../db/database.js';
 import { parseId } from '../db/ids.js';
-import { cancelJob, countActiveItems, findJobByIdempotencyKey, findJobItems, findJobsByIds, insertJob, type TransferRequest } from '../db/jobs.js';
+import { cancelJob, countActiveItems, findJobByIdempotencyKey, findJobItems, insertJob, type TransferRequest } from '../db/jobs.js';
 import { inTransaction } from '../db/transaction.js';
 import { assertInRange, assertLength, BadUserInputError, NotFoundError, QueueFullError } from '../errors.js';
 import type { Context } from '../context.js';
 import { createLoaders } from '../loaders.js';
-import { deferred } from '../deferred.js';
+import { PROGRESS_INTERVAL_MS } from '../queue/job-watchers.js';
+import { eventWeight } from '../subscriptions/event-weight.js';
 import { builder } from './builder.js';
 import { MAX_AMOUNT } from './transfer.js';
 
 export const MAX_ITEMS = 10_000;
 const MAX_ITEMS_PAGE = 1_000;
-/** At most this many progress events a second per subscription, however fast items finish. */
-const PROGRESS_INTERVAL_MS = 100;
-/** A subscriber re-reads its job this often even without a notification, in case one was lost. */
-const PROGRESS_POLL_MS = 2_000;
 
 const JobStatus = builder.enumType('JobStatus', {
   description: 'Where a job stands. SUCCEEDED, FAILED and CANCELLED are final: nothing about the job changes after them.',
@@ -122,8 +119,6 @@ builder.objectType('Job', {
   }),
 });
 
-const isFinal = (job: JobRow) => job.status === 'SUCCEEDED' || job.status === 'FAILED' || job.status === 'CANCELLED';
-
 builder.queryField('job', (t) =>
   t.field({
     type: 'Job',
@@ -196,9 +191,9 @@ builder.mutationFields((t) => ({
 builder.subscriptionField('jobProgress', (t) =>
   t.field({
     type: 'Job',
-    description: `The job now, then again whenever its status, done or failed changes (at most ${1000 / PROGRESS_INTERVAL_MS} events a second), on whichever replica the work happens. The stream completes after the event with the final status. NOT_FOUND for an unknown id.`,
+    description: `The job now, then again whenever its status, done or failed changes, on whichever replica the work happens: at most ${1000 / PROGRESS_INTERVAL_MS} events a second, fewer when the server has many subscribers to serve, each event showing the job as it is then. The stream completes after the event with the final status. NOT_FOUND for an unknown id; TOO_MANY_SUBSCRIPTIONS when the server holds as many subscriptions as it allows.`,
     args: { id: t.arg.id({ description: 'The job number.' }) },
-    subscribe: (_, { id }, ctx) => watchJob(ctx, String(id)),
+    subscribe: (_, { id }, ctx, info) => watchJob(ctx, String(id), info),
     resolve: (job) => job,
   }),
 );
@@ -217,49 +212,18 @@ function validateItems(items: readonly { fromId: string | number; toId: string |
 }
 
 /**
- * The job now, then each change of status, done or failed, coalesced to one event per
- * PROGRESS_INTERVAL_MS: a notification only marks the job dirty, and the loop reads it from the
- * database at most that often. Ends after the final status, when the client leaves, or when the
- * server shuts down; the notification listener is removed in every case.
+ * The job now, then each change of status, done or failed, from the process's one reader of the job
+ * (JobWatchers): coalesced to one event per PROGRESS_INTERVAL_MS, fewer when many subscriptions
+ * share the event budget. Ends after the final status, when the client leaves, or when the server
+ * shuts down.
  */
-async function* watchJob(ctx: Context, id: string): AsyncGenerator<JobRow> {
+function watchJob(ctx: Context, id: string, info: GraphQLResolveInfo): AsyncIterable<JobRow> {
   const jobId = parseId(id);
   if (jobId === null) throw new NotFoundError('Job', id);
-  // Listen before the first read, so that no change between the two goes unnoticed.
-  let wake = deferred();
-  const unsubscribe = ctx.jobEvents.onJobChanged(jobId, () => wake.resolve());
-  const stop = AbortSignal.any([ctx.request.signal, ctx.shutdownSignal]);
-  const onStop = () => wake.resolve();
-  stop.addEventListener('abort', onStop);
-  try {
-    let job = (await findJobsByIds(ctx.db, [jobId]))[0];
-    if (!job) throw new NotFoundError('Job', id);
-    yield job;
-    if (isFinal(job)) return;
-
-    let lastEvent = Date.now();
-    while (!stop.aborted) {
-      // A notification, the shutdown or the client leaving wakes us; so does the poll, in case a
-      // notification was lost. The poll's timer is cleared either way: nothing is left behind.
-      const poll = setTimeout(() => wake.resolve(), PROGRESS_POLL_MS);
-      await wake.promise;
-      clearTimeout(poll);
-      if (stop.aborted) return;
-      const wait = lastEvent + PROGRESS_INTERVAL_MS - Date.now();
-      if (wait > 0) await sleep(wait, undefined, { signal: stop }).catch(() => undefined);
-      if (stop.aborted) return;
-      wake = deferred();
-      const next = (await findJobsByIds(ctx.db, [jobId]))[0];
-      if (!next || (next.status === job.status && next.done === job.done && next.failed === job.failed)) continue;
-      job = next;
-      lastEvent = Date.now();
-      // Each event shows the state at its own time: fresh loaders, no cached balances or transfers.
-      ctx.loaders = createLoaders(ctx.db);
-      yield job;
-      if (isFinal(job)) return;
-    }
-  } finally {
-    unsubscribe();
-    stop.removeEventListener('abort', onStop);
-  }
+  return ctx.jobWatchers.watch(jobId, {
+    signal: ctx.request.signal,
+    weight: eventWeight(info),
+    // Each event shows the state at its own time: fresh loaders, no cached balances or transfers.
+    beforeEvent: () => void (ctx.loaders = createLoaders(ctx.db)),
+  });
 }

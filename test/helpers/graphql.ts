@@ -1,5 +1,5 @@
 import { createApp, type App, type AppOptions } from '../../src/app.js';
-import { defaultLimits, defaultQueue, type Config, type DatabaseConfig } from '../../src/config.js';
+import { defaultLimits, defaultQueue, defaultSubscriptions, type Config, type DatabaseConfig } from '../../src/config.js';
 import type { TestDatabase } from './databases.js';
 
 export type GraphQLBody = {
@@ -19,6 +19,7 @@ export function testConfig(database: DatabaseConfig, overrides: Partial<Config> 
     limits: defaultLimits,
     // No workers unless a test asks: idle workers poll, and their statements would muddle the counts.
     queue: { ...defaultQueue, concurrency: 0 },
+    subscriptions: defaultSubscriptions,
     ...overrides,
   };
 }

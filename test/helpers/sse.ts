@@ -4,7 +4,8 @@ export type SseEvent = { event: string; data: GraphQLBody | null; at: number };
 
 /**
  * Subscribes over GraphQL over Server-Sent Events (Yoga's built-in "distinct connections" mode) and
- * collects every event until the server completes the stream.
+ * collects every event until the server completes the stream. Aborting `signal` leaves, as a
+ * client that closes the connection: the promise then rejects.
  */
 export async function subscribe(
   fetchFn: (url: string, init: RequestInit) => Promise<Response> | Response,
@@ -12,11 +13,13 @@ export async function subscribe(
   query: string,
   variables?: Record<string, unknown>,
   onEvent?: (event: SseEvent) => void,
+  signal?: AbortSignal,
 ): Promise<SseEvent[]> {
   const response = await fetchFn(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
     body: JSON.stringify({ query, variables }),
+    signal,
   });
   if (!response.body) throw new Error(`no body (status ${response.status})`);
   const events: SseEvent[] = [];
