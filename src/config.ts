@@ -49,6 +49,8 @@ export type Config = Readonly<{
 export type HttpConfig = {
   /** Open connections above which new ones are closed at once (node:http's maxConnections). */
   maxConnections: number;
+  /** Requests a client may send on one connection ahead of their answers; past it the connection is closed. */
+  maxPipelinedRequests: number;
   /**
    * Bytes of request bodies larger than SMALL_BODY_BYTES being received at once; a body that would
    * pass it is refused with 503 SERVER_BUSY before it is read.
@@ -91,10 +93,12 @@ export const defaultLimits: LimitsConfig = {
 
 export const defaultQueue: QueueConfig = { concurrency: 4, maxPending: 100_000, itemWorkMs: 0 };
 
+export const DEFAULT_MAX_BODY_BYTES = 1_000_000;
 export const DEFAULT_MAX_RESPONSE_BYTES = 10_000_000;
 
 export const defaultHttp: HttpConfig = {
   maxConnections: defaultMaxConnections(),
+  maxPipelinedRequests: 16,
   maxBodyBytesInFlight: 100_000_000,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
@@ -107,21 +111,14 @@ type Env = Record<string, string | undefined>;
 
 /** Reads the environment into one frozen, validated Config; throws ConfigError on a bad value. */
 export function loadConfig(env: Env = process.env): Config {
+  const maxBodyBytes = readInt(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1_024, 1_000_000_000);
   return Object.freeze({
     port: readInt(env, 'PORT', 4000, 0, 65_535),
     host: env.HOST?.trim() || '127.0.0.1',
     database: parseDatabaseUrl(env.DATABASE_URL, readInt(env, 'DATABASE_POOL_SIZE', 10, 1, 1_000)),
-    maxBodyBytes: readInt(env, 'MAX_BODY_BYTES', 1_000_000, 1_024, 1_000_000_000),
+    maxBodyBytes,
     maxResponseBytes: readInt(env, 'MAX_RESPONSE_BYTES', DEFAULT_MAX_RESPONSE_BYTES, 1_024, 1_000_000_000),
-    http: Object.freeze({
-      maxConnections: readInt(env, 'MAX_CONNECTIONS', defaultHttp.maxConnections, 1, 10_000_000),
-      maxBodyBytesInFlight: readInt(env, 'MAX_BODY_BYTES_IN_FLIGHT', defaultHttp.maxBodyBytesInFlight, 1_024, 100_000_000_000),
-      headersTimeoutMs: readInt(env, 'HEADERS_TIMEOUT_MS', defaultHttp.headersTimeoutMs, 100, 3_600_000),
-      requestTimeoutMs: readInt(env, 'REQUEST_TIMEOUT_MS', defaultHttp.requestTimeoutMs, 100, 3_600_000),
-      keepAliveTimeoutMs: readInt(env, 'KEEP_ALIVE_TIMEOUT_MS', defaultHttp.keepAliveTimeoutMs, 100, 3_600_000),
-      sendTimeoutMs: readInt(env, 'SEND_TIMEOUT_MS', defaultHttp.sendTimeoutMs, 100, 3_600_000),
-      maxQueuedResponseBytes: readInt(env, 'MAX_QUEUED_RESPONSE_BYTES', defaultHttp.maxQueuedResponseBytes, 1_024, 100_000_000_000),
-    }),
+    http: readHttpConfig(env, maxBodyBytes),
     httpFastPath: readBoolean(env, 'HTTP_FAST_PATH', true),
     lockTimeoutMs: readInt(env, 'LOCK_TIMEOUT_MS', 10_000, 1, 3_600_000),
     shutdownTimeoutMs: readInt(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 3_600_000),
@@ -138,6 +135,28 @@ export function loadConfig(env: Env = process.env): Config {
       itemWorkMs: readInt(env, 'QUEUE_ITEM_WORK_MS', defaultQueue.itemWorkMs, 0, 60_000),
     }),
   });
+}
+
+function readHttpConfig(env: Env, maxBodyBytes: number): Readonly<HttpConfig> {
+  const http: HttpConfig = {
+    maxConnections: readInt(env, 'MAX_CONNECTIONS', defaultHttp.maxConnections, 1, 10_000_000),
+    maxPipelinedRequests: readInt(env, 'MAX_PIPELINED_REQUESTS', defaultHttp.maxPipelinedRequests, 1, 10_000),
+    maxBodyBytesInFlight: readInt(env, 'MAX_BODY_BYTES_IN_FLIGHT', defaultHttp.maxBodyBytesInFlight, 1_024, 100_000_000_000),
+    headersTimeoutMs: readInt(env, 'HEADERS_TIMEOUT_MS', defaultHttp.headersTimeoutMs, 100, 3_600_000),
+    requestTimeoutMs: readInt(env, 'REQUEST_TIMEOUT_MS', defaultHttp.requestTimeoutMs, 100, 3_600_000),
+    keepAliveTimeoutMs: readInt(env, 'KEEP_ALIVE_TIMEOUT_MS', defaultHttp.keepAliveTimeoutMs, 100, 3_600_000),
+    sendTimeoutMs: readInt(env, 'SEND_TIMEOUT_MS', defaultHttp.sendTimeoutMs, 100, 3_600_000),
+    maxQueuedResponseBytes: readInt(env, 'MAX_QUEUED_RESPONSE_BYTES', defaultHttp.maxQueuedResponseBytes, 1_024, 100_000_000_000),
+  };
+  // node:http refuses a headers timeout longer than the request's, which contains it.
+  if (http.headersTimeoutMs > http.requestTimeoutMs) {
+    throw new ConfigError(`HEADERS_TIMEOUT_MS (${http.headersTimeoutMs}) must not be more than REQUEST_TIMEOUT_MS (${http.requestTimeoutMs}).`);
+  }
+  // A smaller budget would refuse every body between the two bounds, whatever the load.
+  if (http.maxBodyBytesInFlight < maxBodyBytes) {
+    throw new ConfigError(`MAX_BODY_BYTES_IN_FLIGHT (${http.maxBodyBytesInFlight}) must be at least MAX_BODY_BYTES (${maxBodyBytes}).`);
+  }
+  return Object.freeze(http);
 }
 
 /**

@@ -6,6 +6,7 @@ import type { App } from './app.js';
 import type { HttpConfig } from './config.js';
 import { ShuttingDownError } from './errors.js';
 import { refuse } from './http/refuse.js';
+import { createPipeliningLimit } from './http/pipelining.js';
 import { dropSlowReaders } from './http/slow-readers.js';
 
 export type RunningServer = {
@@ -28,6 +29,7 @@ export type RunningServer = {
  */
 export async function listen(app: App, { port, host, http = app.config.http }: { port: number; host: string; http?: HttpConfig }): Promise<RunningServer> {
   let closing = false;
+  const withinPipelining = createPipeliningLimit(http.maxPipelinedRequests);
   const server = createServer(
     {
       // A client must send its headers, then its whole request, within these bounds (node answers
@@ -40,6 +42,7 @@ export async function listen(app: App, { port, host, http = app.config.http }: {
       keepAliveTimeout: http.keepAliveTimeoutMs,
     },
     (req: IncomingMessage, res: ServerResponse) => {
+      if (!withinPipelining(req, res)) return;
       if (!closing) return app.requestListener(req, res);
       // Not run: the client is told so, and to try again (another replica, or this one restarted).
       refuse(res, 503, new ShuttingDownError(), { close: true, retryAfterSeconds: 1 });

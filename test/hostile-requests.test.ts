@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultHttp } from '../src/config.js';
 import { databases } from './helpers/databases.js';
 import { countdown } from './helpers/deferred.js';
 import { graphqlRequest } from './helpers/graphql.js';
@@ -78,6 +79,31 @@ describe('hostile requests', () => {
       [200, '{"data":{"hello":"Hello, three"}}'],
       [200, ''],
     ]);
+  });
+});
+
+describe('pipelining', () => {
+  let served: ServedTestApp;
+  beforeAll(async () => {
+    served = await serveTestApp(databases[0]!, { config: { http: { ...defaultHttp, maxPipelinedRequests: 4 } } });
+  });
+  afterAll(() => served.close());
+  const waits = (count: number) => {
+    const body = JSON.stringify({ query: '{ hello(delayMs: 200) }' });
+    return `POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`.repeat(count);
+  };
+
+  it('answers a request and as many pipelined behind it as MAX_PIPELINED_REQUESTS allows', async () => {
+    const { responses } = await sendRaw(served.server.url, waits(4) + 'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(responses.map((response) => response.status)).toEqual([200, 200, 200, 200, 200]);
+  });
+
+  it('closes a connection that pipelines more requests than that, so that one connection cannot hold thousands of waits', async () => {
+    const { responses, closed } = await sendRaw(served.server.url, waits(50));
+    expect(closed).toBe(true);
+    expect(responses).toEqual([]);
+    const next = await graphqlRequest(fetch, `${served.server.url}/graphql`, '{ hello(delayMs: 0) }');
+    expect(next.body.data?.hello).toBe('Hello, World');
   });
 });
 
