@@ -75,24 +75,30 @@ export async function startProbeProcess(url: string, { gapMs = 20, timeoutMs = 1
   };
 }
 
-// The loop of startProbe, for `node -e`: prints a line once it probes, the report once stdin ends.
+// The loop of startProbe, for \`node -e\`: prints a line once it probes, the report once stdin ends.
+// One probe before that line, not counted: it opens the probe's connection (kept alive after) and
+// warms the client, so that the attack meets a user already connected, and the first probe's cost
+// is not the new process's.
 const PROBE_SCRIPT = `
 const [url, gapMs, timeoutMs] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3])];
 const report = { answered: 0, failed: 0, slowestMs: 0 };
+const probe = async () => {
+  const response = await fetch(url + '/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({ query: '{ hello(delayMs: 0) }' }),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  return (await response.json()).data?.hello === 'Hello, World';
+};
+await probe().catch(() => false);
 let stopped = false;
 process.stdin.on('end', () => (stopped = true)).resume();
 process.stdout.write('probing\\n');
 while (!stopped) {
   const started = performance.now();
   try {
-    const response = await fetch(url + '/graphql', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({ query: '{ hello(delayMs: 0) }' }),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const body = await response.json();
-    if (body.data?.hello === 'Hello, World') report.answered += 1;
+    if (await probe()) report.answered += 1;
     else report.failed += 1;
   } catch {
     report.failed += 1;
