@@ -53,7 +53,7 @@ export type HttpConfig = {
   maxPipelinedRequests: number;
   /**
    * Bytes of request bodies larger than SMALL_BODY_BYTES being received at once; a body that would
-   * pass it is refused with 503 SERVER_BUSY before it is read.
+   * pass it is refused with 503 SERVER_BUSY at once, and not kept.
    */
   maxBodyBytesInFlight: number;
   /** A request's headers must have arrived this long after its first byte (else 408). */

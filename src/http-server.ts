@@ -5,8 +5,8 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { App } from './app.js';
 import type { HttpConfig } from './config.js';
 import { ShuttingDownError } from './errors.js';
-import { refuse } from './http/refuse.js';
 import { createPipeliningLimit } from './http/pipelining.js';
+import { refuse } from './http/refuse.js';
 import { dropSlowReaders } from './http/slow-readers.js';
 
 export type RunningServer = {

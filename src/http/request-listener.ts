@@ -52,7 +52,7 @@ export type RequestListenerOptions = {
  *   when that throws, @whatwg-node answers 500 with the error's stack (file paths included) as
  *   the body. Here such a request gets 400 BAD_REQUEST;
  * - a body larger than SMALL_BODY_BYTES must fit in the budget of bodies in flight (503 SERVER_BUSY
- *   before a byte of it is read).
+ *   at once; node drops the body as it comes).
  */
 export type AppRequestListener = RequestListener & {
   /** How many requests the fast path has answered itself, for tests and diagnostics. */

@@ -80,7 +80,7 @@ function respond(page: Page, requestHeaders: Headers, Response: typeof globalThi
 }
 
 /** brotli, then gzip, whichever the client accepts (a q of 0 refuses it); else the page as is. */
-export function chooseEncoding(acceptEncoding: string | null): Encoding {
+function chooseEncoding(acceptEncoding: string | null): Encoding {
   if (!acceptEncoding) return 'identity';
   const accepted = new Map<string, number>();
   for (const entry of acceptEncoding.toLowerCase().split(',')) {
