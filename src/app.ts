@@ -14,8 +14,12 @@ import { useCostLimit } from './limits/cost-limit.js';
 import type { Locks } from './locks/lock.js';
 import { MemoryLocks } from './locks/memory-lock.js';
 import { PostgresLocks } from './locks/postgres-lock.js';
+import { createAppLogger } from './logger.js';
+import { useGraphiQLPage } from './plugins/graphiql-page.js';
 import { useJit } from './plugins/jit.js';
+import { useRequestParseErrors } from './plugins/request-parse-errors.js';
 import { useRequestBodyLimit } from './plugins/request-body-limit.js';
+import { createResponseSizeLimit } from './plugins/response-size-limit.js';
 import { useValidationCache } from './plugins/validation-cache.js';
 import { MemoryJobEvents, PostgresJobEvents, type JobEvents } from './queue/job-events.js';
 import { JobWatchers } from './queue/job-watchers.js';
@@ -26,6 +30,8 @@ import { SubscriptionSlots } from './subscriptions/subscription-slots.js';
 import { useSubscriptionSlots } from './subscriptions/use-subscription-slots.js';
 
 export type App = {
+  /** The configuration the app was made with; http-server.ts reads its HTTP bounds. */
+  config: Config;
   yoga: YogaServerInstance<Record<string, unknown>, AppContext>;
   /** What node:http serves: Yoga, with the fast path for JSON POSTs in front (src/http/request-listener.ts). */
   requestListener: AppRequestListener;
@@ -81,34 +87,41 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const jobWatchers = new JobWatchers(db, jobEvents, { budget: new EventBudget(config.subscriptions.eventsPerSecond) });
   const deps = { db, locks, queue, jobEvents, queueConfig: config.queue, jobWatchers };
 
+  const responseSizeLimit = createResponseSizeLimit(config.maxResponseBytes);
   const yoga = createYoga<Record<string, unknown>, AppContext>({
     schema,
     context: () => createContext(deps),
-    graphiql: graphiqlOptions,
-    // GraphiQL's scripts are served inline from this process: the page works with no internet access.
-    // The renderer holds 9 MB of script, about 80 MB once loaded: load it on the first visit only.
-    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
+    // Served by useGraphiQLPage below, rendered once rather than for every visit.
+    graphiql: false,
     // Bounded by useRequestBodyLimit below, without the cost of Yoga's stream wrapper on every request.
     maxRequestBodySize: false,
     // Yoga keeps parsed documents; useValidationCache below keeps validation results, more cheaply.
     parserAndValidationCache: { validationCache: false },
     landingPage: false,
-    logging: options.logging ?? true,
+    logging: createAppLogger(options.logging ?? true),
     maskedErrors: {
+      // Never the details of an unexpected error, whatever NODE_ENV says: Yoga's development mode
+      // would put its stack, with file paths, in the response.
+      isDev: false,
       // Unexpected errors stay masked, but a lost database gets a code that says "retry", not "bug".
-      maskError: (error, message, isDev) => (isDatabaseUnavailable(error) ? new DatabaseUnavailableError() : maskError(error, message, isDev)),
+      maskError: (error, message) => (isDatabaseUnavailable(error) ? new DatabaseUnavailableError() : maskError(error, message, false)),
     },
     plugins: [
+      // GraphiQL's scripts are served inline from this process: the page works with no internet access.
+      // The renderer holds 9 MB of script, about 80 MB once loaded: load it on the first visit only.
+      useGraphiQLPage(async () => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(graphiqlOptions)),
       // /health (built in) says the process is alive; /readiness says it can serve: 503 while
       // the database does not answer, so a load balancer sends traffic to other replicas.
       useReadinessCheck({ endpoint: '/readiness', check: async () => void (await sql`SELECT 1`.execute(db)) }),
       useRequestBodyLimit(config.maxBodyBytes),
+      useRequestParseErrors(),
       useValidationCache(),
       ...useArmorLimits(config.limits),
       useCostLimit(config.limits.maxCost),
       // Runs operations on graphql-jit, and stops those on graphql-js whose client has gone.
       useJit(),
       useSubscriptionSlots(subscriptionSlots),
+      responseSizeLimit.plugin,
       ...(options.plugins ?? []),
     ],
   });
@@ -116,7 +129,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   // The fast path skips Yoga's HTTP-level hooks (they route other requests: health, GraphiQL, CORS).
   // A plugin passed in that hooks into them must see every request, so it turns the fast path off.
   const extraHttpHooks = (options.plugins ?? []).some((plugin) => HTTP_HOOKS.some((hook) => hook in plugin));
-  const requestListener = createRequestListener(yoga, { maxBodyBytes: config.maxBodyBytes, fastPath: config.httpFastPath && !extraHttpHooks });
+  const requestListener = createRequestListener(yoga, {
+    maxBodyBytes: config.maxBodyBytes,
+    maxBodyBytesInFlight: config.http.maxBodyBytesInFlight,
+    fastPath: config.httpFastPath && !extraHttpHooks,
+    boundResult: responseSizeLimit.bound,
+  });
 
   await queue.start();
 
@@ -126,6 +144,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     queue.requestStop();
   };
   return {
+    config,
     yoga,
     requestListener,
     db,

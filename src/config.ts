@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 /** Where the data lives: an SQLite file (a path, or ':memory:'), or a PostgreSQL server. */
@@ -27,6 +28,9 @@ export type Config = Readonly<{
   database: DatabaseConfig;
   /** Request bodies above this many bytes are refused with 413 before they are buffered. */
   maxBodyBytes: number;
+  /** A result (or subscription event) whose JSON is larger than this is replaced by RESPONSE_TOO_LARGE. */
+  maxResponseBytes: number;
+  http: Readonly<HttpConfig>;
   /**
    * Whether a POST of application/json to /graphql takes the HTTP fast path
    * (src/http/request-listener.ts) rather than Yoga's Fetch-API adapter. Same answers; off is for
@@ -41,6 +45,29 @@ export type Config = Readonly<{
   queue: Readonly<QueueConfig>;
   subscriptions: Readonly<SubscriptionsConfig>;
 }>;
+
+/** Bounds on what one process's HTTP server holds for its clients (src/http-server.ts, src/http/). */
+export type HttpConfig = {
+  /** Open connections above which new ones are closed at once (node:http's maxConnections). */
+  maxConnections: number;
+  /** Requests a client may send on one connection ahead of their answers; past it the connection is closed. */
+  maxPipelinedRequests: number;
+  /**
+   * Bytes of request bodies larger than SMALL_BODY_BYTES being received at once; a body that would
+   * pass it is refused with 503 SERVER_BUSY at once, and not kept.
+   */
+  maxBodyBytesInFlight: number;
+  /** A request's headers must have arrived this long after its first byte (else 408). */
+  headersTimeoutMs: number;
+  /** A whole request, body included, must have arrived this long after its first byte (else 408). */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this long. */
+  keepAliveTimeoutMs: number;
+  /** A connection whose response bytes wait this long for a client that does not read is closed. */
+  sendTimeoutMs: number;
+  /** Response bytes queued for clients that read slowly, over all connections, above which the largest queues are dropped. */
+  maxQueuedResponseBytes: number;
+};
 
 export type QueueConfig = {
   /** Items this process runs at once; 0: an API-only replica that runs no workers. */
@@ -79,16 +106,32 @@ export const defaultLimits: LimitsConfig = {
 export const defaultQueue: QueueConfig = { concurrency: 4, maxPending: 100_000, itemWorkMs: 0 };
 
 export const defaultSubscriptions: SubscriptionsConfig = { maxOpen: 5_000, eventsPerSecond: 1_000 };
+export const DEFAULT_MAX_BODY_BYTES = 1_000_000;
+export const DEFAULT_MAX_RESPONSE_BYTES = 10_000_000;
+
+export const defaultHttp: HttpConfig = {
+  maxConnections: defaultMaxConnections(),
+  maxPipelinedRequests: 16,
+  maxBodyBytesInFlight: 100_000_000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  sendTimeoutMs: 30_000,
+  maxQueuedResponseBytes: 200_000_000,
+};
 
 type Env = Record<string, string | undefined>;
 
 /** Reads the environment into one frozen, validated Config; throws ConfigError on a bad value. */
 export function loadConfig(env: Env = process.env): Config {
+  const maxBodyBytes = readInt(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1_024, 1_000_000_000);
   return Object.freeze({
     port: readInt(env, 'PORT', 4000, 0, 65_535),
     host: env.HOST?.trim() || '127.0.0.1',
     database: parseDatabaseUrl(env.DATABASE_URL, readInt(env, 'DATABASE_POOL_SIZE', 10, 1, 1_000)),
-    maxBodyBytes: readInt(env, 'MAX_BODY_BYTES', 1_000_000, 1_024, 1_000_000_000),
+    maxBodyBytes,
+    maxResponseBytes: readInt(env, 'MAX_RESPONSE_BYTES', DEFAULT_MAX_RESPONSE_BYTES, 1_024, 1_000_000_000),
+    http: readHttpConfig(env, maxBodyBytes),
     httpFastPath: readBoolean(env, 'HTTP_FAST_PATH', true),
     lockTimeoutMs: readInt(env, 'LOCK_TIMEOUT_MS', 10_000, 1, 3_600_000),
     shutdownTimeoutMs: readInt(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 0, 3_600_000),
@@ -109,6 +152,28 @@ export function loadConfig(env: Env = process.env): Config {
       eventsPerSecond: readInt(env, 'SUBSCRIPTION_EVENTS_PER_SECOND', defaultSubscriptions.eventsPerSecond, 1, 10_000_000),
     }),
   });
+}
+
+function readHttpConfig(env: Env, maxBodyBytes: number): Readonly<HttpConfig> {
+  const http: HttpConfig = {
+    maxConnections: readInt(env, 'MAX_CONNECTIONS', defaultHttp.maxConnections, 1, 10_000_000),
+    maxPipelinedRequests: readInt(env, 'MAX_PIPELINED_REQUESTS', defaultHttp.maxPipelinedRequests, 1, 10_000),
+    maxBodyBytesInFlight: readInt(env, 'MAX_BODY_BYTES_IN_FLIGHT', defaultHttp.maxBodyBytesInFlight, 1_024, 100_000_000_000),
+    headersTimeoutMs: readInt(env, 'HEADERS_TIMEOUT_MS', defaultHttp.headersTimeoutMs, 100, 3_600_000),
+    requestTimeoutMs: readInt(env, 'REQUEST_TIMEOUT_MS', defaultHttp.requestTimeoutMs, 100, 3_600_000),
+    keepAliveTimeoutMs: readInt(env, 'KEEP_ALIVE_TIMEOUT_MS', defaultHttp.keepAliveTimeoutMs, 100, 3_600_000),
+    sendTimeoutMs: readInt(env, 'SEND_TIMEOUT_MS', defaultHttp.sendTimeoutMs, 100, 3_600_000),
+    maxQueuedResponseBytes: readInt(env, 'MAX_QUEUED_RESPONSE_BYTES', defaultHttp.maxQueuedResponseBytes, 1_024, 100_000_000_000),
+  };
+  // node:http refuses a headers timeout longer than the request's, which contains it.
+  if (http.headersTimeoutMs > http.requestTimeoutMs) {
+    throw new ConfigError(`HEADERS_TIMEOUT_MS (${http.headersTimeoutMs}) must not be more than REQUEST_TIMEOUT_MS (${http.requestTimeoutMs}).`);
+  }
+  // A smaller budget would refuse every body between the two bounds, whatever the load.
+  if (http.maxBodyBytesInFlight < maxBodyBytes) {
+    throw new ConfigError(`MAX_BODY_BYTES_IN_FLIGHT (${http.maxBodyBytesInFlight}) must be at least MAX_BODY_BYTES (${maxBodyBytes}).`);
+  }
+  return Object.freeze(http);
 }
 
 /**
@@ -141,6 +206,23 @@ export function parseDatabaseUrl(url: string | undefined, poolSize = 10): Databa
   throw new ConfigError(
     `DATABASE_URL "${value}" is not understood. Use file:PATH or sqlite::memory: for SQLite, or leave it unset for ${DEFAULT_SQLITE_FILE}.`,
   );
+}
+
+/**
+ * Sized from the process's limit of open files (Linux: /proc/self/limits), leaving room for the
+ * database, log and library files: at its limit, accept() fails with EMFILE and clients wait in the
+ * kernel's queue with no answer, while a connection over maxConnections is closed at once. 10,000
+ * where the limit cannot be read.
+ */
+function defaultMaxConnections(): number {
+  let openFiles: number;
+  try {
+    openFiles = Number(/^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1]);
+  } catch {
+    return 10_000;
+  }
+  if (!Number.isSafeInteger(openFiles) || openFiles <= 0) return 10_000;
+  return Math.max(Math.floor(openFiles / 2), openFiles - 1_024);
 }
 
 function readInt(env: Env, name: string, fallback: number, min: number, max: number): number {

@@ -91,3 +91,38 @@ export function assertLength(argument: string, value: string, min: number, max: 
   }
 }
 
+/**
+ * A result whose JSON would pass MAX_RESPONSE_BYTES, sent in its place (src/plugins/response-size-limit.ts).
+ * The operation has run by then: a response's size is known only once it is made.
+ */
+export class ResponseTooLargeError extends GraphQLError {
+  constructor(maxBytes: number) {
+    super(
+      `The response would be larger than ${maxBytes} bytes (MAX_RESPONSE_BYTES), so it was not sent. The operation did run: if it was a mutation, its changes were made. Ask for fewer objects or fields.`,
+      { extensions: { code: 'RESPONSE_TOO_LARGE', maxBytes } },
+    );
+  }
+}
+
+// Refusals of the HTTP layer (src/http/), before any GraphQL runs: nothing was read or changed.
+
+/** The request cannot be read: its target or Host header make no URL, its query string or body do not parse. */
+export class BadRequestError extends GraphQLError {
+  constructor(message: string) {
+    super(message, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+  }
+}
+
+/** The server is at a capacity bound (MAX_BODY_BYTES_IN_FLIGHT); the request may be retried. */
+export class ServerBusyError extends GraphQLError {
+  constructor(message: string) {
+    super(message, { extensions: { code: 'SERVER_BUSY' } });
+  }
+}
+
+/** The server is stopping; the request was not run and may be sent again, to this server once restarted or to another replica. */
+export class ShuttingDownError extends GraphQLError {
+  constructor() {
+    super('The server is shutting down; the request was not run. Send it again.', { extensions: { code: 'SHUTTING_DOWN' } });
+  }
+}

@@ -1,34 +1,67 @@
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { App } from './app.js';
+import type { HttpConfig } from './config.js';
+import { ShuttingDownError } from './errors.js';
+import { createPipeliningLimit } from './http/pipelining.js';
+import { refuse } from './http/refuse.js';
+import { dropSlowReaders } from './http/slow-readers.js';
 
 export type RunningServer = {
   server: Server;
   /** http://HOST:PORT, with the port the OS gave when asked for port 0. */
   url: string;
   /**
-   * Stops accepting connections and completes open subscriptions at once; lets the requests in
-   * flight and the queue's running items finish for up to `timeoutMs`; aborts the requests still
-   * running at the bound (their clients' sockets are closed, so their signals abort); then closes
-   * the app (Yoga's plugins, the database). Resolves when everything is closed.
+   * Stops accepting connections and completes open subscriptions at once; answers requests that
+   * arrive from then on with 503 SHUTTING_DOWN; lets the requests in flight and the queue's running
+   * items finish for up to `timeoutMs`; aborts the requests still running at the bound (their
+   * clients' sockets are closed, so their signals abort); then closes the app (Yoga's plugins, the
+   * database). Resolves when everything is closed.
    */
   shutdown(timeoutMs: number): Promise<void>;
 };
 
-/** Serves the app over HTTP/1.1 with its request listener (Yoga, behind the fast path). */
-export async function listen(app: App, { port, host }: { port: number; host: string }): Promise<RunningServer> {
-  const server = createServer(app.requestListener);
+/**
+ * Serves the app over HTTP/1.1 with its request listener (Yoga, behind the fast path), within the
+ * bounds of `http` (by default the app's configuration): connections, timeouts, slow readers.
+ */
+export async function listen(app: App, { port, host, http = app.config.http }: { port: number; host: string; http?: HttpConfig }): Promise<RunningServer> {
   let closing = false;
-  server.on('request', (_req, res) => {
-    res.once('close', () => {
-      // Keep-alive connections go idle after their last response; during a shutdown, drop them then.
-      if (closing) server.closeIdleConnections();
-    });
-  });
+  const withinPipelining = createPipeliningLimit(http.maxPipelinedRequests);
+  const server = createServer(
+    {
+      // A client must send its headers, then its whole request, within these bounds (node answers
+      // 408 and closes): slow senders cannot hold a connection and a partly received body for long.
+      headersTimeout: http.headersTimeoutMs,
+      requestTimeout: http.requestTimeoutMs,
+      // How often node looks for requests past those bounds (30 s by default, which would let a
+      // 10 s bound run to 40 s).
+      connectionsCheckingInterval: Math.min(1_000, http.headersTimeoutMs / 2),
+      keepAliveTimeout: http.keepAliveTimeoutMs,
+    },
+    (req: IncomingMessage, res: ServerResponse) => {
+      if (!withinPipelining(req, res)) return;
+      if (!closing) return app.requestListener(req, res);
+      // Not run: the client is told so, and to try again (another replica, or this one restarted).
+      refuse(res, 503, new ShuttingDownError(), { close: true, retryAfterSeconds: 1 });
+    },
+  );
+  // Past this, node closes new connections as it accepts them: each costs a file descriptor and
+  // memory, and at the process's limit of open files accept() would fail for every client.
+  server.maxConnections = http.maxConnections;
+  const slowReaders = dropSlowReaders(server, { sendTimeoutMs: http.sendTimeoutMs, maxQueuedBytes: http.maxQueuedResponseBytes });
 
   server.listen(port, host);
-  await once(server, 'listening');
+  try {
+    await once(server, 'listening');
+  } catch (error) {
+    slowReaders.stop();
+    throw error;
+  }
+  // After listen: a failure to listen must still reject above, not be taken for a refused connection.
+  const refusedConnections = logRefusedConnections(server, http.maxConnections);
   const { port: actualPort } = server.address() as AddressInfo;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
 
@@ -38,13 +71,77 @@ export async function listen(app: App, { port, host }: { port: number; host: str
       closing = true;
       const deadline = Date.now() + timeoutMs;
       app.beginShutdown();
+      // Connections the kernel has accepted but node has not yet (the event loop was busy) would be
+      // reset by closing the listening socket now: their clients could not tell whether their
+      // requests were received. So node is first let accept them, and read their requests, which
+      // get 503 SHUTTING_DOWN above; then the socket is closed.
+      await acceptPending(server, Math.min(deadline, Date.now() + MAX_ACCEPT_DRAIN_MS));
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+      // Keep-alive connections go idle as their last response ends: close them then.
+      const idle = setInterval(() => server.closeIdleConnections(), 50);
+      const timer = setTimeout(() => server.closeAllConnections(), Math.max(0, deadline - Date.now()));
       await closed;
+      clearInterval(idle);
       clearTimeout(timer);
+      slowReaders.stop();
+      refusedConnections.stop();
       await app.close(Math.max(0, deadline - Date.now()));
     })());
 
   return { server, url, shutdown };
+}
+
+/** How long a shutdown may go on accepting connections that keep arriving, to answer them 503. */
+const MAX_ACCEPT_DRAIN_MS = 1_000;
+
+/**
+ * Turns the event loop until a turn accepts no connection (or `deadline`), then once more so that
+ * the last ones' requests are read. Node (libuv 1.46) accepts one pending connection per poll for
+ * I/O, that is per turn of its event loop, so a backlog of 50 takes 50 turns: each is short, and
+ * with an immediate pending the poll does not wait. The first turn only reaches the next poll (the
+ * caller may run within a poll phase, whose accept has happened), so it is not counted.
+ */
+async function acceptPending(server: Server, deadline: number): Promise<void> {
+  let accepted = 0;
+  const count = () => void (accepted += 1);
+  server.on('connection', count);
+  await nextTurn();
+  do {
+    accepted = 0;
+    await nextTurn();
+  } while (accepted > 0 && Date.now() < deadline);
+  server.off('connection', count);
+  await nextTurn();
+}
+
+/**
+ * One line every 10 s at most while connections are refused (over MAX_CONNECTIONS, or accept()
+ * failing: out of file descriptors), never one per connection: a flood must not flood the log too.
+ * An accept() error is otherwise an 'error' event on the server, which would end the process.
+ */
+function logRefusedConnections(server: Server, maxConnections: number): { stop(): void } {
+  let refused = 0;
+  let acceptErrors = 0;
+  let lastError = '';
+  const report = setInterval(() => {
+    if (refused > 0) console.warn(`Refused ${refused} connections in the last 10 s: MAX_CONNECTIONS (${maxConnections}) open already.`);
+    if (acceptErrors > 0) console.warn(`Could not accept ${acceptErrors} connections in the last 10 s: ${lastError}.`);
+    refused = 0;
+    acceptErrors = 0;
+  }, 10_000).unref();
+  const onDrop = () => void (refused += 1);
+  const onError = (error: NodeJS.ErrnoException) => {
+    if (error.syscall !== 'accept') throw error;
+    acceptErrors += 1;
+    lastError = error.code ?? error.message;
+  };
+  server.on('drop', onDrop);
+  server.on('error', onError);
+  return {
+    stop() {
+      clearInterval(report);
+      server.off('drop', onDrop);
+      server.off('error', onError);
+    },
+  };
 }

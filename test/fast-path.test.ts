@@ -17,6 +17,10 @@ const json = (body: unknown, headers: Record<string, string> = {}): RawRequest =
 const query = (text: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) => json({ query: text, ...extra }, headers);
 const deep = `{ accounts(ids: ["1"]) { transfers { from { transfers { from { transfers { from { transfers { from { transfers { from { name } } } } } } } } } } } }`;
 const aliases = `{ ${Array.from({ length: 101 }, (_, index) => `a${index}: hello(delayMs: 0)`).join(' ')} }`;
+// Past the servers' MAX_RESPONSE_BYTES (below): many objects, many aliased leaves.
+const maxResponseBytes = 200_000;
+const thousandIds = Array.from({ length: 1000 }, (_, index) => String(index + 1));
+const amplified = `query ($ids: [ID!]!) { accounts(ids: $ids) { ${Array.from({ length: 99 }, (_, index) => `n${index}: name`).join(' ')} } }`;
 
 const corpus: Case[] = [
   { name: 'hello, no Accept', fast: true, request: query('{ hello(delayMs: 0) }') },
@@ -69,6 +73,15 @@ const corpus: Case[] = [
   { name: 'a mutation over GET (405)', fast: false, request: { method: 'GET', path: '/graphql?query=mutation%20%7B%20increment(name%3A%20%22g%22)%20%7B%20value%20%7D%20%7D' } },
   { name: 'PUT', fast: false, request: { ...query('{ hello(delayMs: 0) }'), method: 'PUT' } },
   { name: 'another path', fast: false, request: { ...query('{ hello(delayMs: 0) }'), path: '/other' } },
+  { name: 'a response past MAX_RESPONSE_BYTES', fast: true, request: query(amplified, { variables: { ids: thousandIds } }) },
+  { name: 'a response past MAX_RESPONSE_BYTES, graphql-response+json', fast: true, request: query(amplified, { variables: { ids: thousandIds } }, { accept: 'application/graphql-response+json' }) },
+  { name: 'a response within MAX_RESPONSE_BYTES', fast: true, request: query('query ($ids: [ID!]!) { accounts(ids: $ids) { id name balance } }', { variables: { ids: thousandIds } }) },
+  { name: 'a field name of 5,000 characters (its message is cut)', fast: true, request: query(`{ ${'f'.repeat(5_000)} }`) },
+  { name: 'a variable of the wrong type, 5,000 characters long (its message is cut)', fast: true, request: query('query ($d: Int) { hello(delayMs: $d) }', { variables: { d: 'd'.repeat(5_000) } }) },
+  { name: 'a body past 16 KiB (counted in MAX_BODY_BYTES_IN_FLIGHT)', fast: true, request: query(`{ hello(delayMs: 0) } # ${'c'.repeat(20_000)}`) },
+  { name: 'a Host header that makes no URL', fast: false, request: query('{ hello(delayMs: 0) }', {}, { host: 'a b' }) },
+  { name: 'a 500 kB body that is not JSON', fast: false, request: { body: `{"query": "${'j'.repeat(500_000)}`, headers: { 'content-type': 'application/json' } } },
+  { name: 'GET with variables that are not JSON', fast: false, request: { method: 'GET', path: '/graphql?query=%7B%20hello(delayMs%3A%200)%20%7D&variables=%7B' } },
 ];
 
 /** Headers whose value must match; Date and the connection's own differ by nature. */
@@ -105,8 +118,8 @@ describe('the HTTP fast path', () => {
   let yoga: ServedTestApp;
   beforeAll(async () => {
     [fast, yoga] = await Promise.all([
-      serveTestApp(sqlite, { config: { httpFastPath: true }, plugins: [throwing] }),
-      serveTestApp(sqlite, { config: { httpFastPath: false }, plugins: [throwing] }),
+      serveTestApp(sqlite, { config: { httpFastPath: true, maxResponseBytes }, plugins: [throwing] }),
+      serveTestApp(sqlite, { config: { httpFastPath: false, maxResponseBytes }, plugins: [throwing] }),
     ]);
   });
   afterAll(async () => {

@@ -1,6 +1,10 @@
-import type { Plugin } from 'graphql-yoga';
+import { get as httpGet, type IncomingHttpHeaders } from 'node:http';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { createYoga, type Plugin } from 'graphql-yoga';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../src/http-server.js';
+import { useGraphiQLPage } from '../src/plugins/graphiql-page.js';
+import { schema } from '../src/schema/index.js';
 import { databases } from './helpers/databases.js';
 import { countdown } from './helpers/deferred.js';
 import { createTestApp, graphqlRequest } from './helpers/graphql.js';
@@ -28,6 +32,48 @@ describe('the HTTP server', () => {
     // Nothing is loaded from another host: no external scripts, styles or icons.
     expect(html).not.toMatch(/<(script|link|img)\b[^>]*\b(src|href)=["']?(https?:)?\/\//i);
     expect(html).not.toMatch(/@import\s+url\(["']?(https?:)?\/\//i);
+  });
+
+  it('serves GraphiQL compressed as the browser asks, with an ETag that spares a second download', async () => {
+    const load = (headers: Record<string, string>) =>
+      new Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+        httpGet(`${server.url}/graphql`, { headers: { accept: 'text/html', ...headers } }, (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, body: Buffer.concat(chunks) }));
+        }).on('error', reject);
+      });
+    const plain = await load({});
+    expect(plain.status).toBe(200);
+    expect(plain.headers).toMatchObject({ 'cache-control': 'no-cache', vary: 'Accept-Encoding', 'content-length': String(plain.body.length) });
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.body.toString()).toContain('A non-blocking delay');
+
+    const br = await load({ 'accept-encoding': 'gzip, deflate, br' });
+    expect(br.headers['content-encoding']).toBe('br');
+    expect(brotliDecompressSync(br.body).equals(plain.body)).toBe(true);
+    const gzip = await load({ 'accept-encoding': 'gzip, br;q=0' });
+    expect(gzip.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(gzip.body).equals(plain.body)).toBe(true);
+    expect(br.body.length).toBeLessThan(plain.body.length / 3);
+    expect(new Set([plain.headers.etag, br.headers.etag, gzip.headers.etag]).size).toBe(3);
+
+    const again = await load({ 'accept-encoding': 'gzip, br', 'if-none-match': br.headers.etag! });
+    expect(again.status).toBe(304);
+    expect(again.body.length).toBe(0);
+    expect(again.headers.etag).toBe(br.headers.etag);
+    // A page of another version (another ETag) is sent whole.
+    expect((await load({ 'if-none-match': '"older"' })).status).toBe(200);
+  });
+
+  it('renders GraphiQL once, however many browsers load it at once', async () => {
+    let renders = 0;
+    const yoga = createYoga({ schema, graphiql: false, logging: false, plugins: [useGraphiQLPage(async () => `<html>${++renders}</html>`)] });
+    const load = async () => (await yoga.fetch('http://yoga/graphql', { headers: { accept: 'text/html' } })).text();
+    const pages = await Promise.all(Array.from({ length: 20 }, load));
+    expect(renders).toBe(1);
+    expect(new Set(pages)).toEqual(new Set(['<html>1</html>']));
+    await yoga.dispose();
   });
 
   it('answers the health check', async () => {

@@ -1,9 +1,13 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { processRegularResult, type GraphQLParams, type YogaServerInstance } from 'graphql-yoga';
+import { BadRequestError, ServerBusyError } from '../errors.js';
+import type { ResponseSizeLimit } from '../plugins/response-size-limit.js';
+import { BodyBudget, SMALL_BODY_BYTES } from './body-budget.js';
 import { readGraphQLParams } from './graphql-params.js';
 import { createLazySignalRequestClass } from './lazy-signal-request.js';
 import { negotiateJsonMediaType, type JsonMediaType } from './negotiate.js';
 import { readBody } from './read-body.js';
+import { refuse } from './refuse.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Yoga = YogaServerInstance<any, any>;
@@ -11,8 +15,12 @@ type Yoga = YogaServerInstance<any, any>;
 export type RequestListenerOptions = {
   /** Bodies past this many bytes are refused (413); the same bound as useRequestBodyLimit's. */
   maxBodyBytes: number;
+  /** Bytes of larger-than-small bodies received at once (body-budget.ts); past it, 503 SERVER_BUSY. */
+  maxBodyBytesInFlight: number;
   /** Whether the common request takes the fast path below; when false every request goes to Yoga. */
   fastPath: boolean;
+  /** MAX_RESPONSE_BYTES: the fast path bounds its results as Yoga's result processing does. */
+  boundResult: ResponseSizeLimit['bound'];
 };
 
 /**
@@ -38,6 +46,13 @@ export type RequestListenerOptions = {
  * any request whose handling throws before execution (a syntax error, a limit): Yoga answers it
  * from the body already read, so the client gets Yoga's own answer, byte for byte. A test
  * (test/fast-path.test.ts) sends one corpus both ways and compares status, headers and bodies.
+ *
+ * Before either path, every request passes two checks of its own (so both paths answer alike):
+ * - its Host header and request target must make a URL: Yoga's adapter builds one from them, and
+ *   when that throws, @whatwg-node answers 500 with the error's stack (file paths included) as
+ *   the body. Here such a request gets 400 BAD_REQUEST;
+ * - a body larger than SMALL_BODY_BYTES must fit in the budget of bodies in flight (503 SERVER_BUSY
+ *   at once; node drops the body as it comes).
  */
 export type AppRequestListener = RequestListener & {
   /** How many requests the fast path has answered itself, for tests and diagnostics. */
@@ -49,6 +64,9 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
   const { graphqlEndpoint: endpoint, fetchAPI, waitUntil, logger } = yoga;
   const getResultForParams = yoga.getResultForParams;
   let fastPathAnswers = 0;
+  const bodies = new BodyBudget(options.maxBodyBytesInFlight);
+  // Clients send the same Host on every request: check a new value once, not every request.
+  let lastValidHost: string | undefined;
   const FastPathRequest = createLazySignalRequestClass(fetchAPI.Request);
   const yogaWithBody = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
     // The adapter takes a body already read from `req.body` (as Yoga's Express and Fastify
@@ -67,7 +85,7 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
       (result) => {
         if (result === RETHROWN) return yogaWithBody(req, res, body);
         fastPathAnswers += 1;
-        return writeResult(res, result, mediaType, fetchAPI);
+        return writeResult(res, options.boundResult(result), mediaType, fetchAPI);
       },
       (error: unknown) => {
         logger.error(error);
@@ -77,9 +95,29 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
     );
   };
 
+  const toYoga = (req: IncomingMessage, res: ServerResponse) => {
+    // Origin-form only ("/path?query"): `*` (OPTIONS *) and absolute URLs would make Yoga's URL throw.
+    if (req.url?.charCodeAt(0) !== SLASH) return refuse(res, 400, new BadRequestError('The request target must be a path, such as /graphql.'));
+    yoga(req, res);
+  };
+
   const listener: RequestListener = (req, res) => {
+    const host = req.headers.host;
+    if (host !== lastValidHost) {
+      if (host !== undefined && !URL.canParse(`http://${host}`)) return refuse(res, 400, new BadRequestError('The Host header is not a valid host name.'));
+      lastValidHost = host;
+    }
+    const bodyBytes = declaredBodyBytes(req, options.maxBodyBytes);
+    // Larger than MAX_BODY_BYTES: refused with 413 below, unread.
+    if (bodyBytes > SMALL_BODY_BYTES && bodyBytes <= options.maxBodyBytes && !bodies.admit(req, bodyBytes)) {
+      // The connection stays open: node reads what the client still sends and drops it, unbuffered
+      // (REQUEST_TIMEOUT_MS bounds how long), so the client gets this answer rather than a reset.
+      return refuse(res, 503, new ServerBusyError('The server is receiving too many large request bodies at once (MAX_BODY_BYTES_IN_FLIGHT); nothing was run. Try again shortly.'), {
+        retryAfterSeconds: 1,
+      });
+    }
     if (!options.fastPath || req.method !== 'POST' || req.url !== endpoint || req.headers.origin !== undefined || !isJson(req.headers['content-type'])) {
-      return void yoga(req, res);
+      return toYoga(req, res);
     }
     const declared = req.headers['content-length'];
     // Chunked bodies, and declared lengths that are invalid or too large, get Yoga's answers (413,
@@ -94,6 +132,14 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
 }
 
 const NON_ZERO_DIGITS = /^0*[1-9]\d*$/;
+const SLASH = 0x2f;
+
+/** The bytes a request says its body has: Content-Length, or for a chunked body the most it may send. */
+function declaredBodyBytes(req: IncomingMessage, maxBodyBytes: number): number {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined) return Number(declared);
+  return req.headers['transfer-encoding'] === undefined ? 0 : maxBodyBytes;
+}
 const isJson = (type: string | undefined) => type === 'application/json' || (type !== undefined && /^application\/json\s*;/i.test(type));
 
 const RETHROWN = Symbol('rethrown');

@@ -1,5 +1,5 @@
 import { createApp, type App, type AppOptions } from '../../src/app.js';
-import { defaultLimits, defaultQueue, defaultSubscriptions, type Config, type DatabaseConfig } from '../../src/config.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, defaultHttp, defaultLimits, defaultQueue, defaultSubscriptions, type Config, type DatabaseConfig } from '../../src/config.js';
 import type { TestDatabase } from './databases.js';
 
 export type GraphQLBody = {
@@ -13,6 +13,8 @@ export function testConfig(database: DatabaseConfig, overrides: Partial<Config> 
     host: '127.0.0.1',
     database,
     maxBodyBytes: 1_000_000,
+    maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES,
+    http: defaultHttp,
     httpFastPath: true,
     lockTimeoutMs: 10_000,
     shutdownTimeoutMs: 10_000,
