@@ -11,10 +11,14 @@ import { graphiqlOptions } from './graphiql.js';
 import { createRequestListener, type AppRequestListener } from './http/request-listener.js';
 import { useArmorLimits } from './limits/armor.js';
 import { useCostLimit } from './limits/cost-limit.js';
+import { useNoIntrospection } from './limits/introspection.js';
+import { useMergeLimit } from './limits/merge-limit.js';
+import { useParseLimits } from './limits/parse-limits.js';
 import type { Locks } from './locks/lock.js';
 import { MemoryLocks } from './locks/memory-lock.js';
 import { PostgresLocks } from './locks/postgres-lock.js';
 import { useJit } from './plugins/jit.js';
+import { createParseCache, useParseCache } from './plugins/parse-cache.js';
 import { useRequestBodyLimit } from './plugins/request-body-limit.js';
 import { useValidationCache } from './plugins/validation-cache.js';
 import { MemoryJobEvents, PostgresJobEvents, type JobEvents } from './queue/job-events.js';
@@ -25,6 +29,13 @@ export type App = {
   yoga: YogaServerInstance<Record<string, unknown>, AppContext>;
   /** What node:http serves: Yoga, with the fast path for JSON POSTs in front (src/http/request-listener.ts). */
   requestListener: AppRequestListener;
+  /** What is kept of the documents clients send, for tests and diagnostics. */
+  documents: {
+    /** Operations compiled by graphql-jit so far (src/plugins/jit.ts). */
+    readonly compiled: number;
+    /** The parse cache's estimate of the bytes it holds (src/plugins/parse-cache.ts). */
+    readonly cachedBytes: number;
+  };
   db: Db;
   locks: Locks;
   queue: TransferQueue;
@@ -69,6 +80,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   const shutdown = new AbortController();
   const deps = { db, locks, queue, jobEvents, queueConfig: config.queue, shutdownSignal: shutdown.signal };
+  const parseCache = createParseCache(config.documents.parseCacheMaxBytes);
+  const jit = useJit(config.documents, parseCache);
 
   const yoga = createYoga<Record<string, unknown>, AppContext>({
     schema,
@@ -79,8 +92,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
     // Bounded by useRequestBodyLimit below, without the cost of Yoga's stream wrapper on every request.
     maxRequestBodySize: false,
-    // Yoga keeps parsed documents; useValidationCache below keeps validation results, more cheaply.
-    parserAndValidationCache: { validationCache: false },
+    // Replaced by useParseCache, bounded in bytes, and useValidationCache, which is cheaper.
+    parserAndValidationCache: false,
     landingPage: false,
     logging: options.logging ?? true,
     maskedErrors: {
@@ -92,11 +105,20 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       // the database does not answer, so a load balancer sends traffic to other replicas.
       useReadinessCheck({ endpoint: '/readiness', check: async () => void (await sql`SELECT 1`.execute(db)) }),
       useRequestBodyLimit(config.maxBodyBytes),
+      // Parsing: refused past the token and nesting limits, and each text parsed once while the
+      // cache keeps it.
+      useParseLimits(config.limits),
+      useParseCache(parseCache),
+      // Validation: each document's result kept; the field merging bounded before graphql-js's
+      // rules run (they would take seconds on some documents), then graphql-js's and armor's rules.
       useValidationCache(),
+      useMergeLimit(config.limits.maxFieldMerges),
       ...useArmorLimits(config.limits),
-      useCostLimit(config.limits.maxCost),
-      // Runs operations on graphql-jit, and stops those on graphql-js whose client has gone.
-      useJit(),
+      ...(config.limits.introspection ? [] : [useNoIntrospection()]),
+      // Execution: the cost, from the arguments and variables, then the engine.
+      useCostLimit(config.limits),
+      // Runs repeated operations on graphql-jit, and stops those on graphql-js whose client has gone.
+      jit,
       ...(options.plugins ?? []),
     ],
   });
@@ -116,6 +138,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   return {
     yoga,
     requestListener,
+    documents: {
+      get compiled() {
+        return jit.compiled;
+      },
+      get cachedBytes() {
+        return parseCache.bytes;
+      },
+    },
     db,
     locks,
     queue,

@@ -1,5 +1,5 @@
 import { createApp, type App, type AppOptions } from '../../src/app.js';
-import { defaultLimits, defaultQueue, type Config, type DatabaseConfig } from '../../src/config.js';
+import { defaultDocuments, defaultLimits, defaultQueue, type Config, type DatabaseConfig } from '../../src/config.js';
 import type { TestDatabase } from './databases.js';
 
 export type GraphQLBody = {
@@ -17,6 +17,7 @@ export function testConfig(database: DatabaseConfig, overrides: Partial<Config> 
     lockTimeoutMs: 10_000,
     shutdownTimeoutMs: 10_000,
     limits: defaultLimits,
+    documents: defaultDocuments,
     // No workers unless a test asks: idle workers poll, and their statements would muddle the counts.
     queue: { ...defaultQueue, concurrency: 0 },
     ...overrides,
