@@ -1,4 +1,4 @@
-import { Kind, type DocumentNode, type FieldNode, type FragmentDefinitionNode, type GraphQLError, type SelectionSetNode } from 'graphql';
+import { Kind, type DocumentNode, type FieldNode, type FragmentDefinitionNode, type GraphQLError, type SelectionNode, type SelectionSetNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { QueryTooComplexError } from '../errors.js';
 
@@ -17,7 +17,8 @@ import { QueryTooComplexError } from '../errors.js';
  * So, before validation, this walk merges the document's selection sets as the executor would
  * (fields by response name, each fragment once per selection set, and the merged fields'
  * selections into one) and counts the merges: each field merged into a set, each pair of fields of
- * the same name, each pair of fragments spread into the same set. That is at least the comparisons
+ * the same name, each pair of fragments spread into the same set (and each spread of a fragment
+ * already merged there, which costs the walk a step). That is at least the comparisons
  * graphql-js makes, and about the document's size for a query written by hand (GraphiQL's
  * introspection query: 484). Above `maxMerges` the document is refused with QUERY_TOO_COMPLEX,
  * and graphql-js never sees it. The walk stops as soon as it passes the bound, so it costs at most
@@ -45,6 +46,18 @@ class Stop extends Error {}
 export function countMerges(document: DocumentNode, max: number): number {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  // A selection set's selections with repeated spreads of one fragment left out: they merge into one
+  // without a comparison, and a fragment spread a hundred times is then walked once per set.
+  const distinct = new Map<SelectionSetNode, readonly SelectionNode[]>();
+  const distinctSelections = (selectionSet: SelectionSetNode): readonly SelectionNode[] => {
+    let selections = distinct.get(selectionSet);
+    if (!selections) {
+      const names = new Set<string>();
+      selections = selectionSet.selections.filter((selection) => selection.kind !== Kind.FRAGMENT_SPREAD || (!names.has(selection.name.value) && names.add(selection.name.value)));
+      distinct.set(selectionSet, selections);
+    }
+    return selections;
+  };
   let merges = 0;
   const count = (more: number) => {
     merges += more;
@@ -66,7 +79,7 @@ export function countMerges(document: DocumentNode, max: number): number {
     const byResponseName = new Map<string, FieldNode[]>();
     const spread = new Set<string>();
     const collect = (selectionSet: SelectionSetNode) => {
-      for (const selection of selectionSet.selections) {
+      for (const selection of distinctSelections(selectionSet)) {
         if (selection.kind === Kind.FIELD) {
           const name = selection.alias?.value ?? selection.name.value;
           const same = byResponseName.get(name);
@@ -79,7 +92,11 @@ export function countMerges(document: DocumentNode, max: number): number {
         } else {
           const name = selection.name.value;
           const fragment = fragments.get(name);
-          if (!fragment || spread.has(name) || (enclosing.get(name) ?? 0) > 0) continue;
+          if (!fragment || spread.has(name) || (enclosing.get(name) ?? 0) > 0) {
+            // Merged already: nothing to compare, but the walk came this way.
+            count(1);
+            continue;
+          }
           // A pair with each fragment spread into this set before it.
           count(1 + spread.size);
           spread.add(name);
