@@ -8,7 +8,10 @@
 #   bench/cpu-per-request.sh BODY.json plain     # bench/servers/plain-yoga.ts on the same data
 #   bench/cpu-per-request.sh BODY.json mercurius # bench/servers/mercurius-jit.ts on the same data
 #
-# BODY.json is a GraphQL POST body, e.g. {"query":"{ hello(delayMs: 0) }"}.
+# BODY.json is a GraphQL POST body, e.g. {"query":"{ hello(delayMs: 0) }"}. A body holding [<id>]
+# gets a counter there, a new one for every request (bench/distinct-load.ts): a different text each
+# time, e.g. {"query":"{ hello(name: \"[<id>]\", delayMs: 0) }"}, what a client with a counter in its
+# query costs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 body=$1
@@ -36,7 +39,11 @@ fi
 pid=$!
 until curl -sf -o /dev/null -H 'content-type: application/json' -d '{"query":"{__typename}"}' "http://127.0.0.1:$port/graphql"; do sleep 0.2; done
 
-load() { taskset -c 1 npx autocannon -c 20 -a "$1" -m POST -H content-type=application/json -i "$body" "http://127.0.0.1:$port/graphql" >/dev/null 2>&1; }
+if grep -qF '[<id>]' "$body"; then
+  load() { taskset -c 1 node --import tsx bench/distinct-load.ts "http://127.0.0.1:$port/graphql" "$body" "$1" >/dev/null; }
+else
+  load() { taskset -c 1 npx autocannon -c 20 -a "$1" -m POST -H content-type=application/json -i "$body" "http://127.0.0.1:$port/graphql" >/dev/null 2>&1; }
+fi
 ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 load 3000
 before=$(ticks)

@@ -42,6 +42,8 @@ export type Bar = Check & { kind?: 'target' | 'skipped' };
 
 // The bars of issue 6. Every ratio is the median over rounds of ours ÷ the other in the same round.
 const HELLO0 = { minVsPlainYoga: 2.0, minVsMercurius: 0.6, targetVsMercurius: 0.9, maxP99Ms: 25 };
+/** Issue 11: a new text per request must not cost a compilation; as hello0's bars, as targets. */
+const HELLO_DISTINCT = { targetVsPlainYoga: 2.0, targetVsMercurius: 0.6 };
 const HELLO1000 = { minVsBare: 0.97, maxP99Ms: 1300, maxRssMb: 150 };
 const LOADERS = { minVsMercurius: 0.8, targetVsMercurius: 1.0 };
 /** The mutex allows at most 1000 / 5 ms = 200 increments a second; the bar is 0.8 of that. */
@@ -142,6 +144,9 @@ export function evaluateBars(rows: readonly Row[], records: readonly RunRecord[]
   ratioBar('hello0', ours('hello0')?.vsMercurius, HELLO0.minVsMercurius, 'Mercurius-jit');
   limitBar('hello0', 'p99', ours('hello0')?.p99Ms, HELLO0.maxP99Ms, 'ms', 'median over rounds');
   ratioBar('hello0', ours('hello0')?.vsMercurius, HELLO0.targetVsMercurius, 'Mercurius-jit', 'target');
+  // Issue 11: distinct texts
+  ratioBar('helloDistinct', ours('helloDistinct')?.vsPlainYoga, HELLO_DISTINCT.targetVsPlainYoga, 'plain Yoga', 'target');
+  ratioBar('helloDistinct', ours('helloDistinct')?.vsMercurius, HELLO_DISTINCT.targetVsMercurius, 'Mercurius-jit', 'target');
   // (b) hello1000 and hello10k (the RSS bars are with every scenario's, below)
   ratioBar('hello1000', ours('hello1000')?.vsBare, HELLO1000.minVsBare, 'bare');
   limitBar('hello1000', 'p99', ours('hello1000')?.p99Ms, HELLO1000.maxP99Ms, 'ms', 'median over rounds');

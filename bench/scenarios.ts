@@ -77,6 +77,22 @@ export const scenarios: readonly Scenario[] = [
     burst: 10_000,
     timeoutS: 40,
   }),
+  // A client that never sends the same text twice (a counter in the query, as naive clients and
+  // scanners do): every request is parsed and validated, and ours and Mercurius-jit run it on
+  // graphql-js, since graphql-jit compiles only what comes back (issue 11).
+  {
+    name: 'helloDistinct',
+    title: 'a new text per request, { hello(name: "<counter>", delayMs: 0) }, 50 connections',
+    servers: ['ours', 'plain-yoga', 'mercurius-jit'],
+    connections: 50,
+    timeoutS: 10,
+    body: (() => {
+      let next = 0;
+      return () => requestBody(`{ hello(name: "${next++}", delayMs: 0) }`);
+    })(),
+    varies: true,
+    expectData: (data) => (typeof data.hello === 'string' && /^Hello, \d+$/.test(data.hello) ? null : `hello is ${JSON.stringify(data.hello)}`),
+  },
   {
     name: 'accounts100',
     title: 'accounts(100 ids) { id name balance }, 50 connections',

@@ -11,6 +11,9 @@ import { graphiqlOptions } from './graphiql.js';
 import { createRequestListener, type AppRequestListener } from './http/request-listener.js';
 import { useArmorLimits } from './limits/armor.js';
 import { useCostLimit } from './limits/cost-limit.js';
+import { useNoIntrospection } from './limits/introspection.js';
+import { useMergeLimit } from './limits/merge-limit.js';
+import { useParseLimits } from './limits/parse-limits.js';
 import type { Locks } from './locks/lock.js';
 import { MemoryLocks } from './locks/memory-lock.js';
 import { PostgresLocks } from './locks/postgres-lock.js';
@@ -18,6 +21,7 @@ import { createAppLogger } from './logger.js';
 import { useGraphiQLPage } from './plugins/graphiql-page.js';
 import { useJit } from './plugins/jit.js';
 import { useRequestParseErrors } from './plugins/request-parse-errors.js';
+import { createParseCache, useParseCache } from './plugins/parse-cache.js';
 import { useRequestBodyLimit } from './plugins/request-body-limit.js';
 import { createResponseSizeLimit } from './plugins/response-size-limit.js';
 import { useValidationCache } from './plugins/validation-cache.js';
@@ -35,6 +39,13 @@ export type App = {
   yoga: YogaServerInstance<Record<string, unknown>, AppContext>;
   /** What node:http serves: Yoga, with the fast path for JSON POSTs in front (src/http/request-listener.ts). */
   requestListener: AppRequestListener;
+  /** What is kept of the documents clients send, for tests and diagnostics. */
+  documents: {
+    /** Operations compiled by graphql-jit so far (src/plugins/jit.ts). */
+    readonly compiled: number;
+    /** The parse cache's estimate of the bytes it holds (src/plugins/parse-cache.ts). */
+    readonly cachedBytes: number;
+  };
   db: Db;
   locks: Locks;
   queue: TransferQueue;
@@ -86,6 +97,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const subscriptionSlots = new SubscriptionSlots(config.subscriptions.maxOpen);
   const jobWatchers = new JobWatchers(db, jobEvents, { budget: new EventBudget(config.subscriptions.eventsPerSecond) });
   const deps = { db, locks, queue, jobEvents, queueConfig: config.queue, jobWatchers };
+  const parseCache = createParseCache(config.documents.parseCacheMaxBytes);
+  const jit = useJit(config.documents, parseCache);
 
   const responseSizeLimit = createResponseSizeLimit(config.maxResponseBytes);
   const yoga = createYoga<Record<string, unknown>, AppContext>({
@@ -95,8 +108,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     graphiql: false,
     // Bounded by useRequestBodyLimit below, without the cost of Yoga's stream wrapper on every request.
     maxRequestBodySize: false,
-    // Yoga keeps parsed documents; useValidationCache below keeps validation results, more cheaply.
-    parserAndValidationCache: { validationCache: false },
+    // Replaced by useParseCache, bounded in bytes, and useValidationCache, which is cheaper.
+    parserAndValidationCache: false,
     landingPage: false,
     logging: createAppLogger(options.logging ?? true),
     maskedErrors: {
@@ -115,11 +128,20 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       useReadinessCheck({ endpoint: '/readiness', check: async () => void (await sql`SELECT 1`.execute(db)) }),
       useRequestBodyLimit(config.maxBodyBytes),
       useRequestParseErrors(),
+      // Parsing: refused past the token and nesting limits, and each text parsed once while the
+      // cache keeps it.
+      useParseLimits(config.limits),
+      useParseCache(parseCache),
+      // Validation: each document's result kept; the field merging bounded before graphql-js's
+      // rules run (they would take seconds on some documents), then graphql-js's and armor's rules.
       useValidationCache(),
+      useMergeLimit(config.limits.maxFieldMerges),
       ...useArmorLimits(config.limits),
-      useCostLimit(config.limits.maxCost),
-      // Runs operations on graphql-jit, and stops those on graphql-js whose client has gone.
-      useJit(),
+      ...(config.limits.introspection ? [] : [useNoIntrospection()]),
+      // Execution: the cost, from the arguments and variables, then the engine.
+      useCostLimit(config.limits),
+      // Runs repeated operations on graphql-jit, and stops those on graphql-js whose client has gone.
+      jit,
       useSubscriptionSlots(subscriptionSlots),
       responseSizeLimit.plugin,
       ...(options.plugins ?? []),
@@ -147,6 +169,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     config,
     yoga,
     requestListener,
+    documents: {
+      get compiled() {
+        return jit.compiled;
+      },
+      get cachedBytes() {
+        return parseCache.bytes;
+      },
+    },
     db,
     locks,
     queue,

@@ -18,8 +18,26 @@ export type LimitsConfig = {
   maxDepth: number;
   maxAliases: number;
   maxTokens: number;
+  /** Brackets (`{`, `[`, `(`) open at once, counted while parsing (src/limits/parse-limits.ts). */
+  maxNesting: number;
   maxDirectives: number;
   maxCost: number;
+  /** Fields merged and pairs compared to merge same-named fields (src/limits/merge-limit.ts). */
+  maxFieldMerges: number;
+  /** The part of the cost that introspection may take (src/limits/cost-limit.ts). */
+  maxIntrospectionCost: number;
+  /** Whether `__schema` and `__type` are served at all; `__typename` always is. */
+  introspection: boolean;
+};
+
+/** What the server keeps of the documents it has seen, and when it compiles them. */
+export type DocumentsConfig = {
+  /** The parse cache's bound: documents and all that is kept per document (src/plugins/parse-cache.ts). */
+  parseCacheMaxBytes: number;
+  /** Runs of an operation on graphql-js before graphql-jit compiles it; 0 compiles at first sight. */
+  jitAfterRuns: number;
+  /** Operations with more fields than this, fragments expanded, are never compiled. */
+  jitMaxFields: number;
 };
 
 export type Config = Readonly<{
@@ -42,6 +60,7 @@ export type Config = Readonly<{
   /** How long a shutdown waits for in-flight requests before aborting them. */
   shutdownTimeoutMs: number;
   limits: Readonly<LimitsConfig>;
+  documents: Readonly<DocumentsConfig>;
   queue: Readonly<QueueConfig>;
   subscriptions: Readonly<SubscriptionsConfig>;
 }>;
@@ -99,8 +118,24 @@ export const defaultLimits: LimitsConfig = {
   maxDepth: 12,
   maxAliases: 100,
   maxTokens: 20_000,
+  // GraphiQL's introspection query nests 13 deep, a query at the depth limit about 13, its arguments a few more.
+  maxNesting: 64,
   maxDirectives: 50,
   maxCost: 50_000,
+  // About 50 ms of graphql-js's validation at worst on a 2-core machine; a query written by hand
+  // makes about as many merges as it has fields (GraphiQL's introspection query: 484).
+  maxFieldMerges: 20_000,
+  // A few times GraphiQL's own introspection query, which costs about 400 on this schema
+  // (test/introspection.test.ts checks that it passes with room to spare, and that 4 of it do not).
+  maxIntrospectionCost: 1_500,
+  introspection: true,
+};
+
+export const defaultDocuments: DocumentsConfig = {
+  parseCacheMaxBytes: 32_000_000,
+  // As Mercurius' `jit: 1`: a document's second run is compiled, its first runs on graphql-js.
+  jitAfterRuns: 1,
+  jitMaxFields: 200,
 };
 
 export const defaultQueue: QueueConfig = { concurrency: 4, maxPending: 100_000, itemWorkMs: 0 };
@@ -139,8 +174,18 @@ export function loadConfig(env: Env = process.env): Config {
       maxDepth: readInt(env, 'MAX_DEPTH', defaultLimits.maxDepth, 1, 1_000),
       maxAliases: readInt(env, 'MAX_ALIASES', defaultLimits.maxAliases, 0, 100_000),
       maxTokens: readInt(env, 'MAX_TOKENS', defaultLimits.maxTokens, 1, 10_000_000),
+      // Above a few thousand, graphql-js's recursive parser and validation overflow the stack.
+      maxNesting: readInt(env, 'MAX_NESTING', defaultLimits.maxNesting, 1, 1_000),
       maxDirectives: readInt(env, 'MAX_DIRECTIVES', defaultLimits.maxDirectives, 0, 100_000),
       maxCost: readInt(env, 'MAX_COST', defaultLimits.maxCost, 1, 1_000_000_000),
+      maxFieldMerges: readInt(env, 'MAX_FIELD_MERGES', defaultLimits.maxFieldMerges, 1, 1_000_000_000),
+      maxIntrospectionCost: readInt(env, 'MAX_INTROSPECTION_COST', defaultLimits.maxIntrospectionCost, 1, 1_000_000_000),
+      introspection: readBoolean(env, 'INTROSPECTION', defaultLimits.introspection),
+    }),
+    documents: Object.freeze({
+      parseCacheMaxBytes: readInt(env, 'PARSE_CACHE_MAX_BYTES', defaultDocuments.parseCacheMaxBytes, 1_000_000, 100_000_000_000),
+      jitAfterRuns: readInt(env, 'JIT_AFTER_RUNS', defaultDocuments.jitAfterRuns, 0, 1_000_000),
+      jitMaxFields: readInt(env, 'JIT_MAX_FIELDS', defaultDocuments.jitMaxFields, 0, 100_000),
     }),
     queue: Object.freeze({
       concurrency: readInt(env, 'QUEUE_CONCURRENCY', defaultQueue.concurrency, 0, 256),

@@ -1,9 +1,9 @@
 import { request as httpRequest } from 'node:http';
-import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { defaultLimits } from '../src/config.js';
+import { ConfigError, defaultLimits, loadConfig } from '../src/config.js';
 import type { RunningServer } from '../src/http-server.js';
 import { databases } from './helpers/databases.js';
+import { repeat } from './helpers/documents.js';
 import { createTestApp, errorCodes, type GraphQLBody, type TestApp } from './helpers/graphql.js';
 import { serve } from './helpers/server.js';
 
@@ -81,11 +81,34 @@ describe('query limits', () => {
     expect(small.body.data?.accounts).toHaveLength(2);
   });
 
-  it('exempts introspection, so GraphiQL and code generators keep working', async () => {
-    const { status, body } = await app.request(getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, inputValueDeprecation: true }));
-    expect(status).toBe(200);
-    expect(body.errors).toBeUndefined();
-    expect(body.data?.__schema.queryType.name).toBe('Query');
+  it('refuses a field repeated thousands of times before graphql-js compares every pair, and lets through what people write', async () => {
+    // 2,000 × 2,000 / 2 pairs: graphql-js's validation gave up after 0.5 to 1.5 s ("Validation aborted.").
+    const started = performance.now();
+    expectRefused(await app.request(`{ ${repeat(2_000, 'account(id: "1") { id }')} }`), 'Field merging limit of 20000 exceeded.');
+    expect(performance.now() - started).toBeLessThan(1_000);
+    // What people write passes: 100 aliases, 40 fragments on one object, 1,000 ids.
+    const aliases = `{ ${Array.from({ length: 100 }, (_, i) => `a${i}: account(id: "${i + 1}") { id name transfers(last: 1) { from { name } } }`).join(' ')} }`;
+    expect((await app.request(aliases)).body.errors).toBeUndefined();
+    const names = Array.from({ length: 40 }, (_, i) => `A${i}`);
+    const fragments = `{ account(id: "1") { ${names.map((name) => `...${name}`).join(' ')} } } ${names.map((name) => `fragment ${name} on Account { id name transfers(last: 1) { id from { id name } } }`).join(' ')}`;
+    expect((await app.request(fragments)).body.data?.account.id).toBe('1');
+    expect((await app.request(`{ accounts(ids: ${JSON.stringify(ids(1000))}) { id } }`)).body.data?.accounts).toHaveLength(1000);
+  });
+
+  it('refuses a document nested deeper than 64 brackets while parsing it, not with an internal error', async () => {
+    // 3,000 levels overflowed the stack of graphql-js's recursive parser: a 500.
+    expectRefused(await app.request(`{ account(id: "1") { ${repeat(3_000, 'from {')} id ${repeat(3_000, '}')} } }`), 'Nesting limit of 64 exceeded.');
+    // Lists in arguments nest too.
+    expectRefused(await app.request(`{ accounts(ids: ${repeat(65, '[')}"1"${repeat(65, ']')}) { id } }`), 'Nesting limit of 64 exceeded.');
+    // Introspection, exempt from the depth limit, may nest up to it.
+    const deepIntrospection = await app.request(`{ __schema { types { ${repeat(60, 'ofType {')} name ${repeat(60, '}')} } } }`);
+    expect(deepIntrospection.body.data?.__schema.types.length).toBeGreaterThan(10);
+  });
+
+  it('counts comments against the token limit: a document of 20,001 comments is refused', async () => {
+    // graphql-js lexes comments but does not count them as tokens: 450,000 took 0.3 to 0.5 s to parse.
+    expect((await app.request(`{ hello(delayMs: 0) } ${'#\n'.repeat(20_000)}`)).body.data?.hello).toBe('Hello, World');
+    expectRefused(await app.request(`{ hello(delayMs: 0) } ${'#\n'.repeat(20_001)}`), 'Comment limit of 20000 exceeded.');
   });
 
   it('answers 200 with the error when the client accepts only application/json, as the spec says', async () => {
@@ -98,7 +121,7 @@ describe('query limits', () => {
 describe('configured limits', () => {
   let app: TestApp;
   beforeAll(async () => {
-    app = await createTestApp(databases[0]!, { config: { limits: { ...defaultLimits, maxDepth: 4, maxCost: 3_100, maxAliases: 1 } } });
+    app = await createTestApp(databases[0]!, { config: { limits: { ...defaultLimits, maxDepth: 4, maxCost: 3_100, maxAliases: 1, maxFieldMerges: 10, maxIntrospectionCost: 2, maxNesting: 5 } } });
   });
   afterAll(() => app.dispose());
 
@@ -109,6 +132,26 @@ describe('configured limits', () => {
     const query = 'query ($ids: [ID!]!) { accounts(ids: $ids) { transfers(last: 10) { from { name } to { name } } } }';
     expect((await app.request(query, { ids: ids(100) })).body.errors).toBeUndefined();
     expectRefused(await app.request(query, { ids: ids(101) }), 'Query cost limit of 3100 exceeded, found 3131.');
+    // { accounts ( [ ] ) { transfers ( ) { from { … } } } }: 4 brackets open at most; 6 below.
+    expect((await app.request('{ accounts(ids: ["1"]) { transfers(last: 1) { from { name } } } }')).body.errors).toBeUndefined();
+    expectRefused(await app.request('{ accounts(ids: [[[["1"]]]]) { id } }'), 'Nesting limit of 5 exceeded.');
+    // Four fields of one name: 4 merged, 1 + 2 + 3 pairs compared, 10 in all; a fifth is 5 more.
+    expect((await app.request(`{ ${repeat(4, 'hello(delayMs: 0)')} }`)).body.data?.hello).toBe('Hello, World');
+    expectRefused(await app.request(`{ ${repeat(5, 'hello(delayMs: 0)')} }`), 'Field merging limit of 10 exceeded.');
+    // __schema, queryType and mutationType: 3 objects.
+    expect((await app.request('{ __schema { queryType { name } } }')).body.data?.__schema.queryType.name).toBe('Query');
+    expectRefused(await app.request('{ __schema { queryType { name } mutationType { name } } }'), 'Introspection cost limit of 2 exceeded, found 3.');
+  });
+
+  it('reads the limits of documents from the environment, and refuses values it cannot use', () => {
+    const env = { MAX_NESTING: '20', MAX_FIELD_MERGES: '100', MAX_INTROSPECTION_COST: '200', INTROSPECTION: 'false', PARSE_CACHE_MAX_BYTES: '5000000', JIT_AFTER_RUNS: '0', JIT_MAX_FIELDS: '50' };
+    const config = loadConfig(env);
+    expect(config.limits).toMatchObject({ maxNesting: 20, maxFieldMerges: 100, maxIntrospectionCost: 200, introspection: false });
+    expect(config.documents).toEqual({ parseCacheMaxBytes: 5_000_000, jitAfterRuns: 0, jitMaxFields: 50 });
+    expect(loadConfig({}).limits).toMatchObject({ maxNesting: 64, maxFieldMerges: 20_000, maxIntrospectionCost: 1_500, introspection: true });
+    expect(() => loadConfig({ PARSE_CACHE_MAX_BYTES: '1000' })).toThrow(new ConfigError('PARSE_CACHE_MAX_BYTES must be a whole number from 1000000 to 100000000000; got "1000".'));
+    expect(() => loadConfig({ INTROSPECTION: 'off' })).toThrow(new ConfigError('INTROSPECTION must be true or false; got "off".'));
+    expect(() => loadConfig({ MAX_FIELD_MERGES: '0' })).toThrow(ConfigError);
   });
 });
 

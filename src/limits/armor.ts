@@ -1,7 +1,6 @@
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
-import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import type { GraphQLError, ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { LimitsConfig } from '../config.js';
@@ -14,23 +13,23 @@ import { QueryTooComplexError } from '../errors.js';
  *
  * Depth, aliases and directives are validation rules: a rejection is reported as a validation
  * error, which the GraphQL-over-HTTP spec answers with 400 (for application/graphql-response+json).
- * Tokens are counted while parsing, so an oversized document is refused before it is fully built.
+ * Each expands fragment spreads, and each remembers a fragment's count once walked, so a fragment
+ * spread a hundred times in a fragment spread a hundred times costs them one walk per fragment.
+ * The token and nesting limits are checked while parsing (parse-limits.ts).
  */
 export function useArmorLimits(limits: LimitsConfig): Plugin[] {
   const report = (limit: string) => ({
     propagateOnRejection: false,
     onReject: [
       (context: ValidationContext | null, error: GraphQLError) => {
-        const rejection = new QueryTooComplexError(error.message.replace(/^Syntax Error: /, ''), limit);
-        // The token limit runs in the parser, where there is no validation context: throwing stops the parse.
-        if (!context) throw rejection;
-        context.reportError(rejection);
+        context?.reportError(new QueryTooComplexError(error.message.replace(/^Syntax Error: /, ''), limit));
       },
     ],
   });
   return [
-    maxTokensPlugin({ n: limits.maxTokens, ...report('maxTokens') }),
-    // Introspection (GraphiQL, code generators) nests deeper than any real query: exempt it.
+    // Introspection nests deeper than any real query (GraphiQL's: 21 levels as armor counts them).
+    // Exempt from depth, it is bounded by its cost (cost-limit.ts) and by graphql-js's
+    // MaxIntrospectionDepthRule, which refuses lists of types within lists of types within lists.
     maxDepthPlugin({ n: limits.maxDepth, ignoreIntrospection: true, ...report('maxDepth') }),
     maxAliasesPlugin({ n: limits.maxAliases, ...report('maxAliases') }),
     maxDirectivesPlugin({ n: limits.maxDirectives, ...report('maxDirectives') }),

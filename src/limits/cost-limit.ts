@@ -2,9 +2,11 @@ import {
   getNamedType,
   getNullableType,
   isCompositeType,
-  isLeafType,
+  isIntrospectionType,
   isListType,
   Kind,
+  SchemaMetaFieldDef,
+  TypeMetaFieldDef,
   type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
@@ -17,60 +19,87 @@ import {
   type ValueNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import type { LimitsConfig } from '../config.js';
 import { QueryTooComplexError } from '../errors.js';
+import { introspectionFieldSize } from './introspection-sizes.js';
 
 /**
- * The cost of an operation estimates how many objects it can make the server load:
+ * The cost of an operation estimates how many objects it can make the server load or build:
  *
  *   cost = Σ over every field that returns an object or a list of objects:
  *            (the number of objects it returns) × (the number of times it is resolved)
  *
- * Leaves (scalars, enums) and introspection cost nothing. A list field returns as many objects as
- * its size argument says: the length of `ids`, or the value of `last` or `limit` (its default when left out);
- * any other list counts DEFAULT_LIST_SIZE. For example
+ * Leaves (scalars, enums, `__typename`) cost nothing. A list field returns as many objects as its
+ * size argument says: the length of `ids`, or the value of `last` or `limit` (its default when left
+ * out); any other list counts DEFAULT_LIST_SIZE. For example
  *
  *   accounts(ids: [100 ids]) { transfers(last: 10) { from { name } to { name } } }
  *   = 100 accounts + 100 × 10 transfers + 100 × 10 × 2 accounts = 3,100
  *
- * and the same with 1,000 ids and last: 100 costs 301,000. Unlike a purely structural cost, it reads
- * the arguments, variables included, so it is checked for every operation, just before it runs: a
- * walk of the document, without touching the schema's resolvers.
+ * and the same with 1,000 ids and last: 100 costs 301,000. A fragment counts every time it is
+ * spread, as if its fields were written out there (an overestimate where the executor merges them).
  *
- * Not in validation: Yoga caches a document's validation result, errors included, and a cost that
- * depends on the variables would then refuse every later request of the same text, whatever its
- * variables (a bug this plugin had, caught by test/limits.test.ts).
+ * Introspection counts too, with the lists of this schema (introspection-sizes.ts), and has a
+ * bound of its own, maxIntrospectionCost: a few times what GraphiQL's introspection query costs.
+ * Without it, a hundred aliases of `__schema` each asking for every type, field and argument would
+ * pass every other limit.
+ *
+ * The walk memoizes the cost of each fragment: a fragment spread a hundred times in a fragment that
+ * is itself spread a hundred times (and so on) is walked once, not a hundred to the power of the
+ * levels (issue 11: 2.5 KB of fragments blocked the event loop for seconds). Costs are linear in the
+ * number of times a selection is resolved, so a fragment's cost per resolution is all there is to
+ * remember.
+ *
+ * Unlike a purely structural cost, it reads the arguments, variables included, so it is checked for
+ * every operation, just before it runs: a walk of the document, without touching the schema's
+ * resolvers. Not in validation: Yoga caches a document's validation result, errors included, and a
+ * cost that depends on the variables would then refuse every later request of the same text,
+ * whatever its variables (a bug this plugin had, caught by test/limits.test.ts).
  */
 export const DEFAULT_LIST_SIZE = 10;
 const SIZE_ARGUMENTS = ['ids', 'last', 'limit'];
 
-export function useCostLimit(maxCost: number): Plugin {
-  // Yoga's parser cache hands back the same DocumentNode for the same query text, so the cost of a
-  // document whose list sizes are all literals is computed once.
-  const staticCosts = new WeakMap<DocumentNode, Map<string | undefined, number>>();
-  const costOf = ({ schema, document, operationName, variableValues }: ExecutionArgs): number => {
+type Costs = { cost: number; introspectionCost: number };
+
+export function useCostLimit({ maxCost, maxIntrospectionCost }: Pick<LimitsConfig, 'maxCost' | 'maxIntrospectionCost'>): Plugin {
+  // The parse cache hands back the same DocumentNode for the same query text, so the cost of a
+  // document whose list sizes are all literals is computed once. Keyed weakly by the document: an
+  // entry lives as long as the parse cache (bounded in bytes, src/plugins/parse-cache.ts) keeps it.
+  const staticCosts = new WeakMap<DocumentNode, Map<string | undefined, Costs>>();
+  const costsOf = ({ schema, document, operationName, variableValues }: ExecutionArgs): Costs => {
     const name = operationName ?? undefined;
-    let cost = staticCosts.get(document)?.get(name);
-    if (cost === undefined) {
+    let costs = staticCosts.get(document)?.get(name);
+    if (costs === undefined) {
       const estimate = operationCost(schema, document, name, variableValues ?? {});
-      cost = estimate.cost;
-      if (!estimate.readVariables) staticCosts.set(document, (staticCosts.get(document) ?? new Map()).set(name, cost));
+      costs = estimate;
+      if (!estimate.readVariables) staticCosts.set(document, (staticCosts.get(document) ?? new Map()).set(name, costs));
     }
-    return cost;
+    return costs;
   };
   const refuseTooCostly = ({ args, setResultAndStopExecution }: { args: ExecutionArgs; setResultAndStopExecution: (result: ExecutionResult) => void }) => {
-    const cost = costOf(args);
-    if (cost > maxCost) setResultAndStopExecution({ errors: [new QueryTooComplexError(`Query cost limit of ${maxCost} exceeded, found ${cost}.`, 'maxCost')] });
+    const { cost, introspectionCost } = costsOf(args);
+    const refusal =
+      cost > maxCost
+        ? new QueryTooComplexError(`Query cost limit of ${maxCost} exceeded, found ${cost}.`, 'maxCost')
+        : introspectionCost > maxIntrospectionCost
+          ? new QueryTooComplexError(`Introspection cost limit of ${maxIntrospectionCost} exceeded, found ${introspectionCost}.`, 'maxIntrospectionCost')
+          : undefined;
+    if (refusal) setResultAndStopExecution({ errors: [refusal] });
   };
   return { onExecute: refuseTooCostly, onSubscribe: refuseTooCostly };
 }
 
-/** The cost of the operation, and whether it depended on the variables (else it can be cached). */
+/**
+ * The cost of the operation, the part of it that is introspection, and whether it depended on the
+ * variables (else it can be cached). Both costs are rounded up: introspection's lists count the
+ * average size of a list of the schema, which need not be whole.
+ */
 export function operationCost(
   schema: GraphQLSchema,
   document: DocumentNode,
   operationName: string | undefined,
   variables: Record<string, unknown>,
-): { cost: number; readVariables: boolean } {
+): Costs & { readVariables: boolean } {
   const fragments = new Map<string, FragmentDefinitionNode>();
   const operations = [];
   for (const definition of document.definitions) {
@@ -79,7 +108,7 @@ export function operationCost(
   }
   const operation = operationName ? operations.find((op) => op.name?.value === operationName) : operations[0];
   const rootType = operation && schema.getRootType(operation.operation);
-  if (!operation || !rootType) return { cost: 0, readVariables: false };
+  if (!operation || !rootType) return { cost: 0, introspectionCost: 0, readVariables: false };
 
   const variableDefaults: Record<string, unknown> = {};
   for (const definition of operation.variableDefinitions ?? []) {
@@ -89,28 +118,63 @@ export function operationCost(
   }
   const allVariables = { ...variableDefaults, ...variables };
   const sizes = { readVariables: false };
+  // A fragment's cost per resolution of the selection it is spread in; null while it is being
+  // walked (a cycle, which validation refuses before anything runs, then costs nothing).
+  const fragmentCosts = new Map<string, Costs | null>();
 
-  const costOf = (selectionSet: SelectionSetNode, parentType: GraphQLCompositeType, times: number): number => {
+  /** The cost of resolving `selectionSet` once on an object of `parentType`. */
+  const costOnce = (selectionSet: SelectionSetNode, parentType: GraphQLCompositeType): Costs => {
     let cost = 0;
+    let introspectionCost = 0;
+    const add = (inner: Costs, times: number, isIntrospection: boolean) => {
+      cost += times * inner.cost;
+      introspectionCost += times * (isIntrospection ? inner.cost : inner.introspectionCost);
+    };
     for (const selection of selectionSet.selections) {
       if (selection.kind === Kind.FIELD) {
-        if (selection.name.value.startsWith('__') || !selection.selectionSet || !('getFields' in parentType)) continue;
-        const field = parentType.getFields()[selection.name.value];
-        if (!field) continue;
-        const type = getNamedType(field.type);
-        if (isLeafType(type) || !isCompositeType(type)) continue;
-        const objects = times * (isListType(getNullableType(field.type)) ? listSize(selection, field, allVariables, sizes) : 1);
-        cost += objects + costOf(selection.selectionSet, type, objects);
+        const field = selection.selectionSet && fieldDefinition(schema, parentType, selection.name.value);
+        const type = field && getNamedType(field.type);
+        if (!field || !type || !isCompositeType(type)) continue;
+        const isIntrospection = isIntrospectionType(parentType) || field === SchemaMetaFieldDef || field === TypeMetaFieldDef;
+        const objects = isIntrospection
+          ? introspectionFieldSize(schema, parentType, field.name)
+          : isListType(getNullableType(field.type))
+            ? listSize(selection, field, allVariables, sizes)
+            : 1;
+        // Each object it returns, plus what is selected on each of them.
+        add({ cost: 1, introspectionCost: 0 }, objects, isIntrospection);
+        add(costOnce(selection.selectionSet!, type), objects, isIntrospection);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        add(costOnce(selection.selectionSet, typeCondition(schema, selection.typeCondition?.name.value) ?? parentType), 1, false);
       } else {
-        const fragment = selection.kind === Kind.INLINE_FRAGMENT ? selection : fragments.get(selection.name.value);
-        if (!fragment) continue;
-        const condition = fragment.typeCondition && schema.getType(fragment.typeCondition.name.value);
-        cost += costOf(fragment.selectionSet, condition && isCompositeType(condition) ? condition : parentType, times);
+        const name = selection.name.value;
+        if (!fragmentCosts.has(name)) {
+          const fragment = fragments.get(name);
+          fragmentCosts.set(name, null);
+          if (fragment) fragmentCosts.set(name, costOnce(fragment.selectionSet, typeCondition(schema, fragment.typeCondition.name.value) ?? parentType));
+        }
+        const inner = fragmentCosts.get(name);
+        if (inner) add(inner, 1, false);
       }
     }
-    return cost;
+    return { cost, introspectionCost };
   };
-  return { cost: costOf(operation.selectionSet, rootType, 1), readVariables: sizes.readVariables };
+  const { cost, introspectionCost } = costOnce(operation.selectionSet, rootType);
+  return { cost: Math.ceil(cost), introspectionCost: Math.ceil(introspectionCost), readVariables: sizes.readVariables };
+}
+
+/** A field of the type, the meta fields `__schema` and `__type` of the query type included. */
+function fieldDefinition(schema: GraphQLSchema, parentType: GraphQLCompositeType, name: string): GraphQLField<unknown, unknown> | undefined {
+  if (parentType === schema.getQueryType()) {
+    if (name === SchemaMetaFieldDef.name) return SchemaMetaFieldDef;
+    if (name === TypeMetaFieldDef.name) return TypeMetaFieldDef;
+  }
+  return 'getFields' in parentType ? parentType.getFields()[name] : undefined;
+}
+
+function typeCondition(schema: GraphQLSchema, name: string | undefined): GraphQLCompositeType | undefined {
+  const type = name === undefined ? undefined : schema.getType(name);
+  return type && isCompositeType(type) ? type : undefined;
 }
 
 /** The size a list field asks for: the length of `ids` or the value of `last`, else the default. */

@@ -2,45 +2,89 @@ import { types } from 'node:util';
 import { Kind, typeFromAST, valueFromAST, type DocumentNode, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import type { Plugin } from 'graphql-yoga';
+import type { DocumentsConfig } from '../config.js';
+import { operationSize } from './operation-size.js';
+import type { ParseCache } from './parse-cache.js';
 
-type Compiled = { query: CompiledQuery['query']; defaults: [name: string, value: unknown][] };
+type Compiled = { query: CompiledQuery['query']; defaults: [name: string, value: unknown][]; fields: number };
+
+/** What is known of one operation of one document: its runs so far, then whether it compiled. */
+type Operation = { runs: number; compiled?: Compiled | null };
+
+/**
+ * What a compiled function holds, charged to its document in the parse cache: about 5 KB per field
+ * (measured: 1 field 6 KB, 70 fields 260 KB, 700 fields 2.5 MB), ten times the parsed document.
+ */
+const COMPILED_BYTES_PER_FIELD = 5_000;
 
 /**
  * Runs each operation on the faster engine that can run it, and hands the request's abort signal
  * to the engine that reads it. It takes the place of Yoga's useExecutionCancellation, which reads
  * the signal for every operation.
  *
- * Queries and mutations run on graphql-jit: each document is compiled once into a function
- * (cached per parsed document, which Yoga's parser cache keeps stable) instead of being walked on
- * every request; about a third less CPU for 100 accounts. graphql-jit does not check an abort
- * signal between fields, so it is handed none. Cancellation still holds where it matters: every
- * resolver that waits (hello's timer, the locks) listens to `context.request.signal` itself. Not
- * touching the signal otherwise pays: the HTTP fast path makes a request's AbortController only
- * when something reads its signal, and in Node 20 making one costs about as much as the rest of
- * a `{ hello }` (docs/performance.md).
+ * Repeated queries and mutations run on graphql-jit: each is compiled once into a function (cached
+ * per parsed document, which the parse cache keeps stable) instead of being walked on every
+ * request; about a third less CPU for 100 accounts. Compiling costs far more than running once
+ * (1-3 ms for `{ hello }`, against tens of microseconds), so only what has earned it is compiled:
+ * an operation runs `jitAfterRuns` times on graphql-js first, as Mercurius' `jit: N` does. A client
+ * sending a different text with every request (issue 11: from 27 to 565 µs of CPU per `{ hello }`)
+ * then costs a parse and an interpretation, not a compilation.
  *
- * What graphql-jit cannot compile, and subscriptions, run on Yoga's executor
- * (@graphql-tools/executor), which checks `args.signal` before every field. The signal is made
- * native first: the request signal of Yoga's Node adapter is a Proxy
- * (createCustomAbortControllerSignal in @whatwg-node/server) whose every property read runs a
- * string search, three reads per field.
+ * Never compiled, whatever their runs:
+ * - operations of more than `jitMaxFields` fields with their fragments written out in place
+ *   (operation-size.ts): graphql-jit expands every spread, so 1 KB of fragments could take it
+ *   seconds and hundreds of MB, and its time and memory grow with the fields (0.3 ms, 5 KB each);
+ * - introspection (`__schema`, `__type`): graphql-js answers GraphiQL's query in about a millisecond,
+ *   the compiled introspection of issue 11 took 850 ms and kept 150 MB;
+ * - subscriptions.
+ *
+ * The runs and the compiled functions are kept per document, weakly: they live as long as the parse
+ * cache keeps the document, and a compiled function's size is charged to the document's entry there,
+ * so the parse cache's byte bound covers them.
+ *
+ * graphql-jit does not check an abort signal between fields, so it is handed none. Cancellation
+ * still holds where it matters: every resolver that waits (hello's timer, the locks) listens to
+ * `context.request.signal` itself. Not touching the signal otherwise pays: the HTTP fast path makes
+ * a request's AbortController only when something reads its signal, and in Node 20 making one costs
+ * about as much as the rest of a `{ hello }` (docs/performance.md).
+ *
+ * What runs on Yoga's executor (@graphql-tools/executor, "graphql-js" above) gets the signal, which
+ * it checks before every field. The signal is made native first: the request signal of Yoga's Node
+ * adapter is a Proxy (createCustomAbortControllerSignal in @whatwg-node/server) whose every
+ * property read runs a string search, three reads per field.
  *
  * graphql-jit 0.8 refuses a non-null variable left out even when the operation gives it a default
  * (`$by: Int! = 1`); the spec says the default applies. So the defaults of left-out variables
  * are filled in before the compiled function coerces them.
  */
-export function useJit(): Plugin {
-  const cache = new WeakMap<DocumentNode, Map<string | undefined, Compiled | null>>();
-  const compile = (args: ExecutionArgs): Compiled | null => {
+export function useJit({ jitAfterRuns, jitMaxFields }: Pick<DocumentsConfig, 'jitAfterRuns' | 'jitMaxFields'>, parseCache?: ParseCache): Plugin & { readonly compiled: number } {
+  let compiledCount = 0;
+  const operations = new WeakMap<DocumentNode, Map<string | undefined, Operation>>();
+  const compiledFor = (args: ExecutionArgs): Compiled | null => {
     const operationName = args.operationName ?? undefined;
-    let byOperation = cache.get(args.document);
-    if (!byOperation) cache.set(args.document, (byOperation = new Map()));
-    if (!byOperation.has(operationName)) byOperation.set(operationName, compileOnce(args.schema, args.document, operationName));
-    return byOperation.get(operationName) ?? null;
+    let byName = operations.get(args.document);
+    if (!byName) operations.set(args.document, (byName = new Map()));
+    let operation = byName.get(operationName);
+    if (!operation) byName.set(operationName, (operation = { runs: 0 }));
+    if (operation.compiled !== undefined) return operation.compiled;
+    if (operation.runs < jitAfterRuns) {
+      operation.runs += 1;
+      return null;
+    }
+    operation.compiled = compileIfWorthIt(args.schema, args.document, operationName, jitMaxFields);
+    if (operation.compiled) {
+      compiledCount += 1;
+      parseCache?.charge(args.document, COMPILED_BYTES_PER_FIELD * (operation.compiled.fields + 1));
+    }
+    return operation.compiled;
   };
   return {
+    /** How many operations have been compiled so far, for tests and diagnostics. */
+    get compiled() {
+      return compiledCount;
+    },
     onExecute({ args, setExecuteFn }) {
-      const compiled = compile(args);
+      const compiled = compiledFor(args);
       if (!compiled) return void passSignal(args);
       setExecuteFn((execution) => {
         const variables = { ...(execution.variableValues ?? {}) };
@@ -66,11 +110,14 @@ function nativeSignal(source: AbortSignal): AbortSignal {
   return controller.signal;
 }
 
-function compileOnce(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined): Compiled | null {
+/** The compiled operation, or null for what is not compiled (see useJit) or cannot be. */
+function compileIfWorthIt(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined, maxFields: number): Compiled | null {
   const operation = document.definitions.find(
     (definition) => definition.kind === Kind.OPERATION_DEFINITION && (operationName === undefined || definition.name?.value === operationName),
   );
   if (!operation || operation.kind !== Kind.OPERATION_DEFINITION || operation.operation === 'subscription') return null;
+  const size = operationSize(document, operation);
+  if (size.introspection || size.fields > maxFields) return null;
   const compiled = compileQuery(schema, document, operationName);
   if (!isCompiledQuery(compiled)) return null;
   const defaults: Compiled['defaults'] = [];
@@ -79,5 +126,5 @@ function compileOnce(schema: GraphQLSchema, document: DocumentNode, operationNam
     const type = typeFromAST(schema, definition.type);
     if (type) defaults.push([definition.variable.name.value, valueFromAST(definition.defaultValue, type as Parameters<typeof valueFromAST>[1])]);
   }
-  return { query: compiled.query, defaults };
+  return { query: compiled.query, defaults, fields: size.fields };
 }

@@ -1,5 +1,5 @@
 import { createApp, type App, type AppOptions } from '../../src/app.js';
-import { DEFAULT_MAX_RESPONSE_BYTES, defaultHttp, defaultLimits, defaultQueue, defaultSubscriptions, type Config, type DatabaseConfig } from '../../src/config.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, defaultDocuments, defaultHttp, defaultLimits, defaultQueue, defaultSubscriptions, type Config, type DatabaseConfig } from '../../src/config.js';
 import type { TestDatabase } from './databases.js';
 
 export type GraphQLBody = {
@@ -19,6 +19,7 @@ export function testConfig(database: DatabaseConfig, overrides: Partial<Config> 
     lockTimeoutMs: 10_000,
     shutdownTimeoutMs: 10_000,
     limits: defaultLimits,
+    documents: defaultDocuments,
     // No workers unless a test asks: idle workers poll, and their statements would muddle the counts.
     queue: { ...defaultQueue, concurrency: 0 },
     subscriptions: defaultSubscriptions,
