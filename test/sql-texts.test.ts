@@ -1,0 +1,106 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultQueue } from '../src/config.js';
+import { withStatementCache } from '../src/db/connect.js';
+import { databases } from './helpers/databases.js';
+import { createTestApp, type TestApp } from './helpers/graphql.js';
+import { progress, submit } from './helpers/jobs.js';
+import { subscribe } from './helpers/sse.js';
+
+/**
+ * Caches keyed by SQL text (the compiled lookups, SQLite's prepared statements) stay small only if
+ * the SQL texts are finite: a lookup keyed by a client's list must have one SQL text whatever the
+ * list's length. These run each such lookup with lists of many lengths and count the SQL texts.
+ */
+const LENGTHS = Array.from({ length: 30 }, (_, index) => index + 1);
+
+describe.each(databases)('SQL texts on $name', (database) => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await createTestApp(database, { config: { queue: { ...defaultQueue, concurrency: 1 } } });
+  });
+  afterAll(() => app.dispose());
+
+  /**
+   * The distinct SQL texts of the lookup (`of`) run by `request(length)` over every length, and over
+   * the first alone. The queue's worker runs statements of its own meanwhile: `of` leaves them out.
+   */
+  async function textsOver(of: RegExp, request: (length: number) => Promise<unknown>, lengths = LENGTHS) {
+    const texts = () => new Set(app.statements.filter((sql) => of.test(sql)));
+    app.resetStatements();
+    await request(lengths[0]!);
+    const first = texts();
+    for (const length of lengths.slice(1)) await request(length);
+    return { first, all: texts() };
+  }
+  const ids = (length: number, from = 1) => Array.from({ length }, (_, index) => String(from + index));
+  const ok = async (query: string, variables?: Record<string, unknown>) => {
+    const { body } = await app.request(query, variables);
+    expect(body.errors).toBeUndefined();
+    return body.data!;
+  };
+
+  it('looks accounts up with one SQL text whatever the number of ids', async () => {
+    const { first, all } = await textsOver(/from "accounts"/, (length) => ok('query ($ids: [ID!]!) { accounts(ids: $ids) { id } }', { ids: ids(length) }));
+    expect(first.size).toBe(1);
+    expect(all).toEqual(first);
+  });
+
+  it("looks accounts' recent transfers up with one SQL text whatever the number of accounts", async () => {
+    const { first, all } = await textsOver(/FROM accounts a/, (length) => ok('query ($ids: [ID!]!) { accounts(ids: $ids) { transfers { id } } }', { ids: ids(length, 500) }));
+    expect(first.size).toBe(1);
+    expect(all).toEqual(first);
+  });
+
+  it('looks counters up with one SQL text whatever the number of names', async () => {
+    const counters = (length: number) => `{ ${ids(length).map((id) => `c${id}: counter(name: "n${id}") { value }`).join(' ')} }`;
+    const { first, all } = await textsOver(/from "counters"/, (length) => ok(counters(length)));
+    expect(first.size).toBe(1);
+    expect(all).toEqual(first);
+  });
+
+  it('looks jobs up with one SQL text whatever the number of ids', async () => {
+    const jobs = (length: number) => `{ ${ids(length).map((id) => `j${id}: job(id: "${id}") { id }`).join(' ')} }`;
+    const { first, all } = await textsOver(/from "jobs" where "id"/, (length) => ok(jobs(length)));
+    expect(first.size).toBe(1);
+    expect(all).toEqual(first);
+  });
+
+  it("stores a job's items, and looks their transfers up, with SQL texts that do not depend on the number of items", async () => {
+    const items = (length: number) => Array.from({ length }, (_, index) => ({ fromId: String(index + 1), toId: String(index + 2), amount: 1 }));
+    const submitted: string[] = [];
+    const stored = await textsOver(/insert into "?job_items"?/i, async (length) => submitted.push((await ok(submit, { items: items(length) })).submitTransfers.id), LENGTHS.slice(0, 12));
+    expect(stored.first.size).toBe(1);
+    expect(stored.all).toEqual(stored.first);
+
+    // Let the worker run every job, so that each item links to its transfer.
+    for (const id of submitted) await subscribe(app.yoga.fetch.bind(app.yoga), 'http://yoga/graphql', progress, { id });
+    const last = submitted.at(-1)!;
+    const { first, all } = await textsOver(/from "transfers" where/, (length) => ok(`{ job(id: "${last}") { items(limit: ${length}) { transfer { id } } } }`), LENGTHS.slice(0, 12));
+    expect(first.size).toBe(1);
+    expect(all).toEqual(first);
+  });
+});
+
+describe("SQLite's statement cache", () => {
+  it('keeps at most its bound of bytes of SQL, the least recently used going first', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'statement-cache-'));
+    const database = new SQLite(join(dir, 'cache.sqlite'));
+    try {
+      const cache = withStatementCache(database, { maxEntries: 500, maxBytes: 10_000 });
+      // Each a distinct text of about 100 bytes, as a query that wrote client input into its SQL would make.
+      const text = (index: number) => `SELECT ${index} AS value, '${'x'.repeat(80)}' AS padding`;
+      for (let index = 0; index < 1_000; index += 1) expect(cache.prepare(text(index)).all([])).toMatchObject([{ value: index }]);
+      expect(cache.cached.bytes).toBeLessThanOrEqual(10_000);
+      expect(cache.cached.entries).toBeLessThan(110);
+      // The newest are kept, so the texts in use are still served from the cache.
+      expect(cache.prepare(text(999))).toBe(cache.prepare(text(999)));
+      cache.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
