@@ -11,6 +11,7 @@ import { graphiqlOptions } from './graphiql.js';
 import { createRequestListener, type AppRequestListener } from './http/request-listener.js';
 import { useArmorLimits } from './limits/armor.js';
 import { useCostLimit } from './limits/cost-limit.js';
+import { useTextArguments } from './limits/text-arguments.js';
 import type { Locks } from './locks/lock.js';
 import { MemoryLocks } from './locks/memory-lock.js';
 import { PostgresLocks } from './locks/postgres-lock.js';
@@ -95,6 +96,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       useValidationCache(),
       ...useArmorLimits(config.limits),
       useCostLimit(config.limits.maxCost),
+      // String arguments are text (no NUL, no lone surrogate) and at most MAX_STRING_LENGTH long.
+      useTextArguments(config.limits.maxStringLength),
       // Runs operations on graphql-jit, and stops those on graphql-js whose client has gone.
       useJit(),
       ...(options.plugins ?? []),

@@ -12,13 +12,15 @@ export type DatabaseConfig =
       applicationName: string;
     };
 
-/** The query limits of src/limits/, each refused with QUERY_TOO_COMPLEX when passed. */
+/** The query limits of src/limits/: each refused with QUERY_TOO_COMPLEX when passed, but maxStringLength (BAD_USER_INPUT). */
 export type LimitsConfig = {
   maxDepth: number;
   maxAliases: number;
   maxTokens: number;
   maxDirectives: number;
   maxCost: number;
+  /** The longest string argument, in characters (code points), literal or variable. */
+  maxStringLength: number;
 };
 
 export type Config = Readonly<{
@@ -62,6 +64,9 @@ export const defaultLimits: LimitsConfig = {
   maxTokens: 20_000,
   maxDirectives: 50,
   maxCost: 50_000,
+  // Every legitimate argument fits with room to spare: counter names take up to 100 characters,
+  // idempotency keys 200, ids 10 digits. A million-character name echoed by 100 aliases is not one.
+  maxStringLength: 1_000,
 };
 
 export const defaultQueue: QueueConfig = { concurrency: 4, maxPending: 100_000, itemWorkMs: 0 };
@@ -84,6 +89,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxTokens: readInt(env, 'MAX_TOKENS', defaultLimits.maxTokens, 1, 10_000_000),
       maxDirectives: readInt(env, 'MAX_DIRECTIVES', defaultLimits.maxDirectives, 0, 100_000),
       maxCost: readInt(env, 'MAX_COST', defaultLimits.maxCost, 1, 1_000_000_000),
+      maxStringLength: readInt(env, 'MAX_STRING_LENGTH', defaultLimits.maxStringLength, 1, 1_000_000_000),
     }),
     queue: Object.freeze({
       concurrency: readInt(env, 'QUEUE_CONCURRENCY', defaultQueue.concurrency, 0, 256),
