@@ -5,8 +5,8 @@ import { createContext, type AppContext } from './context.js';
 import { createDb, type ConnectOptions } from './db/connect.js';
 import type { Db } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
-import { isDatabaseUnavailable } from './db/unavailable.js';
-import { DatabaseUnavailableError } from './errors.js';
+import { isDatabaseBusy, isDatabaseUnavailable } from './db/unavailable.js';
+import { DatabaseBusyError, DatabaseUnavailableError } from './errors.js';
 import { graphiqlOptions } from './graphiql.js';
 import { createRequestListener, type AppRequestListener } from './http/request-listener.js';
 import { useArmorLimits } from './limits/armor.js';
@@ -85,8 +85,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     landingPage: false,
     logging: options.logging ?? true,
     maskedErrors: {
-      // Unexpected errors stay masked, but a lost database gets a code that says "retry", not "bug".
-      maskError: (error, message, isDev) => (isDatabaseUnavailable(error) ? new DatabaseUnavailableError() : maskError(error, message, isDev)),
+      // Unexpected errors stay masked, but a lost database or a busy pool gets a code that says
+      // "retry", not "bug".
+      maskError: (error, message, isDev) =>
+        isDatabaseUnavailable(error) ? new DatabaseUnavailableError() : isDatabaseBusy(error) ? new DatabaseBusyError() : maskError(error, message, isDev),
     },
     plugins: [
       // /health (built in) says the process is alive; /readiness says it can serve: 503 while
@@ -138,7 +140,9 @@ const HTTP_HOOKS = ['onRequest', 'onResponse', 'onRequestParse', 'onResultProces
 
 /** In-process locks guard one process on SQLite; PostgreSQL needs locks that hold across replicas. */
 function createLocks(config: Config, db: Db): Locks {
-  return config.database.dialect === 'postgres' ? new PostgresLocks(db, config.lockTimeoutMs) : new MemoryLocks(db, config.lockTimeoutMs);
+  return config.database.dialect === 'postgres'
+    ? new PostgresLocks(db, config.lockTimeoutMs, config.database.lockConnections)
+    : new MemoryLocks(db, config.lockTimeoutMs);
 }
 
 /** One process needs nothing but itself; replicas on PostgreSQL hear each other through LISTEN/NOTIFY. */

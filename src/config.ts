@@ -8,6 +8,11 @@ export type DatabaseConfig =
       url: string;
       /** Connections per process (DATABASE_POOL_SIZE). */
       poolSize: number;
+      /**
+       * Of those, how many lock-holding work (increment, transfer, submitTransfers, the queue's
+       * workers) may hold at once (DATABASE_LOCK_CONNECTIONS); the rest stay for reads and /readiness.
+       */
+      lockConnections: number;
       /** Shown in pg_stat_activity: the URL's application_name, or DEFAULT_APPLICATION_NAME. */
       applicationName: string;
     };
@@ -78,7 +83,7 @@ export function loadConfig(env: Env = process.env): Config {
   return Object.freeze({
     port: readInt(env, 'PORT', 4000, 0, 65_535),
     host: env.HOST?.trim() || '127.0.0.1',
-    database: parseDatabaseUrl(env.DATABASE_URL, readInt(env, 'DATABASE_POOL_SIZE', 10, 1, 1_000)),
+    database: parseDatabaseUrl(env.DATABASE_URL, readPool(env)),
     maxBodyBytes: readInt(env, 'MAX_BODY_BYTES', 1_000_000, 1_024, 1_000_000_000),
     httpFastPath: readBoolean(env, 'HTTP_FAST_PATH', true),
     lockTimeoutMs: readInt(env, 'LOCK_TIMEOUT_MS', 10_000, 1, 3_600_000),
@@ -104,7 +109,7 @@ export function loadConfig(env: Env = process.env): Config {
  * (gone when the process exits); `file:PATH` → the SQLite file at PATH; `postgres://…` or
  * `postgresql://…` → that PostgreSQL database.
  */
-export function parseDatabaseUrl(url: string | undefined, poolSize = 10): DatabaseConfig {
+export function parseDatabaseUrl(url: string | undefined, pool: DatabasePool = { poolSize: 10, lockConnections: defaultLockConnections(10) }): DatabaseConfig {
   const value = url?.trim();
   if (!value) return { dialect: 'sqlite', filename: resolve(DEFAULT_SQLITE_FILE) };
   if (value === 'sqlite::memory:' || value === 'file::memory:') return { dialect: 'sqlite', filename: ':memory:' };
@@ -124,11 +129,26 @@ export function parseDatabaseUrl(url: string | undefined, poolSize = 10): Databa
       throw new ConfigError('DATABASE_URL needs a host and a database name: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE.');
     }
     const applicationName = parsed.searchParams.get('application_name') || DEFAULT_APPLICATION_NAME;
-    return { dialect: 'postgres', url: value, poolSize, applicationName };
+    return { dialect: 'postgres', url: value, ...pool, applicationName };
   }
   throw new ConfigError(
     `DATABASE_URL "${value}" is not understood. Use file:PATH or sqlite::memory: for SQLite, or leave it unset for ${DEFAULT_SQLITE_FILE}.`,
   );
+}
+
+type DatabasePool = Pick<Extract<DatabaseConfig, { dialect: 'postgres' }>, 'poolSize' | 'lockConnections'>;
+
+/**
+ * Lock holders may take all but two of the pool's connections by default: two stay for reads and
+ * /readiness, which hold theirs for a statement or two, while lock holders (up to 5 s of `workMs`
+ * inside an increment's lock) get as many as can be spared.
+ */
+export const defaultLockConnections = (poolSize: number): number => Math.max(1, poolSize - 2);
+
+/** A pool of at least 2: one connection at least for lock holders, one at least for everything else. */
+function readPool(env: Env): DatabasePool {
+  const poolSize = readInt(env, 'DATABASE_POOL_SIZE', 10, 2, 1_000);
+  return { poolSize, lockConnections: readInt(env, 'DATABASE_LOCK_CONNECTIONS', defaultLockConnections(poolSize), 1, poolSize - 1) };
 }
 
 function readInt(env: Env, name: string, fallback: number, min: number, max: number): number {
