@@ -64,6 +64,25 @@ describe.each(databases)('SQL texts on $name', (database) => {
     expect(all).toEqual(first);
   });
 
+  it('finds every counter of a batch, whatever characters its name holds', async () => {
+    // Each name would break an array literal or a JSON text written by hand: the list parameter
+    // must quote and escape them all.
+    const names = ['a,b', '"quoted"', '{braces}', 'back\\slash', 'NULL', ' ', "it's", '[1]', 'ünï \ud83d\ude00', '\\"}{,'];
+    for (const [index, name] of names.entries()) await ok('mutation ($name: String!, $by: Int!) { increment(name: $name, by: $by) { value } }', { name, by: index + 1 });
+    const query = `query (${names.map((_, index) => `$n${index}: String!`).join(', ')}) { ${names.map((_, index) => `c${index}: counter(name: $n${index}) { name value }`).join(' ')} }`;
+    app.resetStatements();
+    const data = await ok(query, Object.fromEntries(names.map((name, index) => [`n${index}`, name])));
+    expect(app.statements).toHaveLength(1);
+    for (const [index, name] of names.entries()) expect(data[`c${index}`]).toEqual({ name, value: index + 1 });
+  });
+
+  it("stores a job's items as submitted, whatever characters their account ids hold", async () => {
+    const items = ['a,b', '"q"', 'back\\slash', '{}', 'ünï \ud83d\ude00', '12'].map((fromId, index) => ({ fromId, toId: String(index + 1), amount: index + 1 }));
+    const id = (await ok(submit, { items })).submitTransfers.id;
+    const data = await ok('query ($id: ID!) { job(id: $id) { items { index input { fromId toId amount } } } }', { id });
+    expect(data.job.items).toEqual(items.map((item, index) => ({ index, input: item })));
+  });
+
   it('looks jobs up with one SQL text whatever the number of ids', async () => {
     const jobs = (length: number) => `{ ${ids(length).map((id) => `j${id}: job(id: "${id}") { id }`).join(' ')} }`;
     const { first, all } = await textsOver(/from "jobs" where "id"/, (length) => ok(jobs(length)));
