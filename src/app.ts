@@ -5,8 +5,8 @@ import { createContext, type AppContext } from './context.js';
 import { createDb, type ConnectOptions } from './db/connect.js';
 import type { Db } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
-import { isDatabaseUnavailable } from './db/unavailable.js';
-import { DatabaseUnavailableError } from './errors.js';
+import { isDatabaseBusy, isDatabaseUnavailable } from './db/unavailable.js';
+import { DatabaseBusyError, DatabaseUnavailableError } from './errors.js';
 import { graphiqlOptions } from './graphiql.js';
 import { createRequestListener, type AppRequestListener } from './http/request-listener.js';
 import { useArmorLimits } from './limits/armor.js';
@@ -14,6 +14,7 @@ import { useCostLimit } from './limits/cost-limit.js';
 import { useNoIntrospection } from './limits/introspection.js';
 import { useMergeLimit } from './limits/merge-limit.js';
 import { useParseLimits } from './limits/parse-limits.js';
+import { useTextArguments } from './limits/text-arguments.js';
 import type { Locks } from './locks/lock.js';
 import { MemoryLocks } from './locks/memory-lock.js';
 import { PostgresLocks } from './locks/postgres-lock.js';
@@ -116,8 +117,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       // Never the details of an unexpected error, whatever NODE_ENV says: Yoga's development mode
       // would put its stack, with file paths, in the response.
       isDev: false,
-      // Unexpected errors stay masked, but a lost database gets a code that says "retry", not "bug".
-      maskError: (error, message) => (isDatabaseUnavailable(error) ? new DatabaseUnavailableError() : maskError(error, message, false)),
+      // Unexpected errors stay masked, but a lost database or a busy pool gets a code that says
+      // "retry", not "bug".
+      maskError: (error, message) =>
+        isDatabaseUnavailable(error) ? new DatabaseUnavailableError() : isDatabaseBusy(error) ? new DatabaseBusyError() : maskError(error, message, false),
     },
     plugins: [
       // GraphiQL's scripts are served inline from this process: the page works with no internet access.
@@ -138,8 +141,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       useMergeLimit(config.limits.maxFieldMerges),
       ...useArmorLimits(config.limits),
       ...(config.limits.introspection ? [] : [useNoIntrospection()]),
-      // Execution: the cost, from the arguments and variables, then the engine.
+      // Execution: the cost, from the arguments and variables; string arguments are text (no NUL,
+      // no lone surrogate) and at most MAX_STRING_LENGTH long; then the engine.
       useCostLimit(config.limits),
+      useTextArguments(config.limits.maxStringLength),
       // Runs repeated operations on graphql-jit, and stops those on graphql-js whose client has gone.
       jit,
       useSubscriptionSlots(subscriptionSlots),
@@ -198,7 +203,9 @@ const HTTP_HOOKS = ['onRequest', 'onResponse', 'onRequestParse', 'onResultProces
 
 /** In-process locks guard one process on SQLite; PostgreSQL needs locks that hold across replicas. */
 function createLocks(config: Config, db: Db): Locks {
-  return config.database.dialect === 'postgres' ? new PostgresLocks(db, config.lockTimeoutMs) : new MemoryLocks(db, config.lockTimeoutMs);
+  return config.database.dialect === 'postgres'
+    ? new PostgresLocks(db, config.lockTimeoutMs, config.database.lockConnections)
+    : new MemoryLocks(db, config.lockTimeoutMs);
 }
 
 /** One process needs nothing but itself; replicas on PostgreSQL hear each other through LISTEN/NOTIFY. */

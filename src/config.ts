@@ -9,11 +9,16 @@ export type DatabaseConfig =
       url: string;
       /** Connections per process (DATABASE_POOL_SIZE). */
       poolSize: number;
+      /**
+       * Of those, how many lock-holding work (increment, transfer, submitTransfers, the queue's
+       * workers) may hold at once (DATABASE_LOCK_CONNECTIONS); the rest stay for reads and /readiness.
+       */
+      lockConnections: number;
       /** Shown in pg_stat_activity: the URL's application_name, or DEFAULT_APPLICATION_NAME. */
       applicationName: string;
     };
 
-/** The query limits of src/limits/, each refused with QUERY_TOO_COMPLEX when passed. */
+/** The query limits of src/limits/: each refused with QUERY_TOO_COMPLEX when passed, but maxStringLength (BAD_USER_INPUT). */
 export type LimitsConfig = {
   maxDepth: number;
   maxAliases: number;
@@ -28,6 +33,8 @@ export type LimitsConfig = {
   maxIntrospectionCost: number;
   /** Whether `__schema` and `__type` are served at all; `__typename` always is. */
   introspection: boolean;
+  /** The longest string argument, in characters (code points), literal or variable. */
+  maxStringLength: number;
 };
 
 /** What the server keeps of the documents it has seen, and when it compiles them. */
@@ -129,6 +136,9 @@ export const defaultLimits: LimitsConfig = {
   // (test/introspection.test.ts checks that it passes with room to spare, and that 4 of it do not).
   maxIntrospectionCost: 1_500,
   introspection: true,
+  // Every legitimate argument fits with room to spare: counter names take up to 100 characters,
+  // idempotency keys 200, ids 10 digits. A million-character name echoed by 100 aliases is not one.
+  maxStringLength: 1_000,
 };
 
 export const defaultDocuments: DocumentsConfig = {
@@ -141,6 +151,7 @@ export const defaultDocuments: DocumentsConfig = {
 export const defaultQueue: QueueConfig = { concurrency: 4, maxPending: 100_000, itemWorkMs: 0 };
 
 export const defaultSubscriptions: SubscriptionsConfig = { maxOpen: 5_000, eventsPerSecond: 1_000 };
+
 export const DEFAULT_MAX_BODY_BYTES = 1_000_000;
 export const DEFAULT_MAX_RESPONSE_BYTES = 10_000_000;
 
@@ -163,7 +174,7 @@ export function loadConfig(env: Env = process.env): Config {
   return Object.freeze({
     port: readInt(env, 'PORT', 4000, 0, 65_535),
     host: env.HOST?.trim() || '127.0.0.1',
-    database: parseDatabaseUrl(env.DATABASE_URL, readInt(env, 'DATABASE_POOL_SIZE', 10, 1, 1_000)),
+    database: parseDatabaseUrl(env.DATABASE_URL, readPool(env)),
     maxBodyBytes,
     maxResponseBytes: readInt(env, 'MAX_RESPONSE_BYTES', DEFAULT_MAX_RESPONSE_BYTES, 1_024, 1_000_000_000),
     http: readHttpConfig(env, maxBodyBytes),
@@ -181,6 +192,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxFieldMerges: readInt(env, 'MAX_FIELD_MERGES', defaultLimits.maxFieldMerges, 1, 1_000_000_000),
       maxIntrospectionCost: readInt(env, 'MAX_INTROSPECTION_COST', defaultLimits.maxIntrospectionCost, 1, 1_000_000_000),
       introspection: readBoolean(env, 'INTROSPECTION', defaultLimits.introspection),
+      maxStringLength: readInt(env, 'MAX_STRING_LENGTH', defaultLimits.maxStringLength, 1, 1_000_000_000),
     }),
     documents: Object.freeze({
       parseCacheMaxBytes: readInt(env, 'PARSE_CACHE_MAX_BYTES', defaultDocuments.parseCacheMaxBytes, 1_000_000, 100_000_000_000),
@@ -226,7 +238,7 @@ function readHttpConfig(env: Env, maxBodyBytes: number): Readonly<HttpConfig> {
  * (gone when the process exits); `file:PATH` → the SQLite file at PATH; `postgres://…` or
  * `postgresql://…` → that PostgreSQL database.
  */
-export function parseDatabaseUrl(url: string | undefined, poolSize = 10): DatabaseConfig {
+export function parseDatabaseUrl(url: string | undefined, pool: DatabasePool = { poolSize: 10, lockConnections: defaultLockConnections(10) }): DatabaseConfig {
   const value = url?.trim();
   if (!value) return { dialect: 'sqlite', filename: resolve(DEFAULT_SQLITE_FILE) };
   if (value === 'sqlite::memory:' || value === 'file::memory:') return { dialect: 'sqlite', filename: ':memory:' };
@@ -246,7 +258,7 @@ export function parseDatabaseUrl(url: string | undefined, poolSize = 10): Databa
       throw new ConfigError('DATABASE_URL needs a host and a database name: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE.');
     }
     const applicationName = parsed.searchParams.get('application_name') || DEFAULT_APPLICATION_NAME;
-    return { dialect: 'postgres', url: value, poolSize, applicationName };
+    return { dialect: 'postgres', url: value, ...pool, applicationName };
   }
   throw new ConfigError(
     `DATABASE_URL "${value}" is not understood. Use file:PATH or sqlite::memory: for SQLite, or leave it unset for ${DEFAULT_SQLITE_FILE}.`,
@@ -268,6 +280,21 @@ function defaultMaxConnections(): number {
   }
   if (!Number.isSafeInteger(openFiles) || openFiles <= 0) return 10_000;
   return Math.max(Math.floor(openFiles / 2), openFiles - 1_024);
+}
+
+type DatabasePool = Pick<Extract<DatabaseConfig, { dialect: 'postgres' }>, 'poolSize' | 'lockConnections'>;
+
+/**
+ * Lock holders may take all but two of the pool's connections by default: two stay for reads and
+ * /readiness, which hold theirs for a statement or two, while lock holders (up to 5 s of `workMs`
+ * inside an increment's lock) get as many as can be spared.
+ */
+export const defaultLockConnections = (poolSize: number): number => Math.max(1, poolSize - 2);
+
+/** A pool of at least 2: one connection at least for lock holders, one at least for everything else. */
+function readPool(env: Env): DatabasePool {
+  const poolSize = readInt(env, 'DATABASE_POOL_SIZE', 10, 2, 1_000);
+  return { poolSize, lockConnections: readInt(env, 'DATABASE_LOCK_CONNECTIONS', defaultLockConnections(poolSize), 1, poolSize - 1) };
 }
 
 function readInt(env: Env, name: string, fallback: number, min: number, max: number): number {

@@ -62,6 +62,18 @@ export class DatabaseUnavailableError extends GraphQLError {
 }
 
 /**
+ * Every pooled connection of this process stayed in use while the request waited for one (3 s):
+ * the database answers, but this server is overloaded. The statement that waited did not run.
+ */
+export class DatabaseBusyError extends GraphQLError {
+  constructor() {
+    super('Every database connection of this server stayed busy while the request waited for one; the statement that waited did not run. Try again shortly.', {
+      extensions: { code: 'DATABASE_BUSY' },
+    });
+  }
+}
+
+/**
  * A query was refused by one of the limits in src/limits/ before anything ran. It is a validation
  * error, so the GraphQL-over-HTTP spec's status for those (400 with application/graphql-response+json)
  * applies: `http.spec` lets Yoga answer 200 instead to a client that accepts only application/json.

@@ -8,9 +8,18 @@ import { findTransfersByIds } from './db/transfers.js';
 export type RecentTransfersKey = { accountId: number; last: number };
 
 /**
+ * The most keys one statement looks up: the largest list a client may ask for in one field
+ * (`accounts(ids:)` takes 1,000), so that any one field still costs one statement. More keys in
+ * one operation (aliases, nested lists) are split into statements of this many, so no statement
+ * grows with what a client sends: its parameter, its rows and its time stay bounded (and the number
+ * of statements by the cost limit, src/limits/cost-limit.ts).
+ */
+export const MAX_BATCH_SIZE = 1000;
+
+/**
  * One DataLoader per lookup, made anew for every request (see context.ts): lookups made in the same
- * tick of one operation are coalesced into one SQL statement, and no cache outlives the request or
- * is shared between clients. Each batch function returns its results in key order.
+ * tick of one operation are coalesced into one SQL statement (per MAX_BATCH_SIZE keys), and no cache
+ * outlives the request or is shared between clients. Each batch function returns its results in key order.
  *
  * Each loader is made on first use: most operations need one or two of them, and making all of
  * them for every request measurably slowed `{ hello }`.
@@ -26,30 +35,32 @@ export class Loaders {
 
   /** Account by GraphQL id; null for an id that names no account. */
   get account() {
-    return (this.#account ??= new DataLoader((ids) => loadAccounts(this.db, ids)));
+    return (this.#account ??= new DataLoader((ids) => loadAccounts(this.db, ids), { maxBatchSize: MAX_BATCH_SIZE }));
   }
 
   /** An account's newest transfers; keys with different `last` values still share one statement. */
   get recentTransfers() {
     return (this.#recentTransfers ??= new DataLoader((keys) => loadRecentTransfers(this.db, keys), {
       cacheKeyFn: ({ accountId, last }) => `${accountId}:${last}`,
+      maxBatchSize: MAX_BATCH_SIZE,
     }));
   }
 
   /** Transfer by id (job items link to theirs). */
   get transfer() {
-    return (this.#transfer ??= new DataLoader(async (ids) => inKeyOrder(ids, await findTransfersByIds(this.db, ids), (row) => row.id)));
+    return (this.#transfer ??= new DataLoader(async (ids) => inKeyOrder(ids, await findTransfersByIds(this.db, ids), (row) => row.id), { maxBatchSize: MAX_BATCH_SIZE }));
   }
 
   /** Job by id; null for an unknown id. */
   get job() {
-    return (this.#job ??= new DataLoader(async (ids) => inKeyOrder(ids, await findJobsByIds(this.db, ids), (row) => row.id)));
+    return (this.#job ??= new DataLoader(async (ids) => inKeyOrder(ids, await findJobsByIds(this.db, ids), (row) => row.id), { maxBatchSize: MAX_BATCH_SIZE }));
   }
 
   /** Counter value by name; 0 for a name never incremented. */
   get counter() {
-    return (this.#counter ??= new DataLoader(async (names) =>
-      inKeyOrder(names, await findCountersByNames(this.db, names), (row) => row.name).map((row) => row?.value ?? 0),
+    return (this.#counter ??= new DataLoader(
+      async (names) => inKeyOrder(names, await findCountersByNames(this.db, names), (row) => row.name).map((row) => row?.value ?? 0),
+      { maxBatchSize: MAX_BATCH_SIZE },
     ));
   }
 }

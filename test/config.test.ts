@@ -21,4 +21,22 @@ describe('configuration', () => {
       new ConfigError('SUBSCRIPTION_EVENTS_PER_SECOND must be a whole number from 1 to 10000000; got "fast".'),
     );
   });
+
+  it('keeps all but two of the PostgreSQL pool for lock holders unless DATABASE_LOCK_CONNECTIONS says otherwise', () => {
+    const postgres = (env: Record<string, string>) => loadConfig({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/bank', ...env }).database;
+    expect(postgres({})).toMatchObject({ poolSize: 10, lockConnections: 8 });
+    expect(postgres({ DATABASE_POOL_SIZE: '2' })).toMatchObject({ poolSize: 2, lockConnections: 1 });
+    expect(postgres({ DATABASE_POOL_SIZE: '20', DATABASE_LOCK_CONNECTIONS: '5' })).toMatchObject({ poolSize: 20, lockConnections: 5 });
+  });
+
+  it('refuses a lock share that would leave no connection for reads, naming the range', () => {
+    expect(() => loadConfig({ DATABASE_LOCK_CONNECTIONS: '10' })).toThrow(new ConfigError('DATABASE_LOCK_CONNECTIONS must be a whole number from 1 to 9; got "10".'));
+    expect(() => loadConfig({ DATABASE_POOL_SIZE: '1' })).toThrow(new ConfigError('DATABASE_POOL_SIZE must be a whole number from 2 to 1000; got "1".'));
+  });
+
+  it('bounds string arguments at 1,000 characters unless MAX_STRING_LENGTH says otherwise', () => {
+    expect(loadConfig({}).limits.maxStringLength).toBe(1000);
+    expect(loadConfig({ MAX_STRING_LENGTH: '200' }).limits.maxStringLength).toBe(200);
+    expect(() => loadConfig({ MAX_STRING_LENGTH: '0' })).toThrow(new ConfigError('MAX_STRING_LENGTH must be a whole number from 1 to 1000000000; got "0".'));
+  });
 });

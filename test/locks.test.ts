@@ -19,7 +19,7 @@ type Mode = { name: string; database: TestDatabase; create(db: [Db, Db], timeout
 const modes: Mode[] = [
   { name: 'MemoryLocks', database: sqlite, create: ([db], timeoutMs) => { const locks = new MemoryLocks(db, timeoutMs); return [locks, locks]; } },
   ...(postgres
-    ? [{ name: 'PostgresLocks', database: postgres, create: ([a, b]: [Db, Db], timeoutMs: number): [Locks, Locks] => [new PostgresLocks(a, timeoutMs), new PostgresLocks(b, timeoutMs)] }]
+    ? [{ name: 'PostgresLocks', database: postgres, create: ([a, b]: [Db, Db], timeoutMs: number): [Locks, Locks] => [new PostgresLocks(a, timeoutMs, 8), new PostgresLocks(b, timeoutMs, 8)] }]
     : []),
 ];
 
@@ -168,3 +168,69 @@ describe('advisory lock ids', () => {
   });
 });
 
+
+describe.skipIf(!postgres)('PostgresLocks connection slots', () => {
+  let created: CreatedDatabase;
+  let db: Db;
+  beforeAll(async () => {
+    created = await postgres!.create();
+    db = createDb(created.config);
+  });
+  afterAll(async () => {
+    await db?.destroy();
+    await created?.drop();
+  });
+
+  /** One caller holding key `x` (and so the one connection slot) until `release` resolves. */
+  async function holdTheSlot(locks: PostgresLocks) {
+    const release = deferred();
+    const holding = deferred();
+    const holder = locks.withLocks(['x'], () => (holding.resolve(), release.promise));
+    await holding.promise;
+    return { release: () => release.resolve(), holder };
+  }
+
+  it('never lets holders of distinct keys take more connections than their slots', async () => {
+    const locks = new PostgresLocks(db, 10_000, 3);
+    let inside = 0;
+    let most = 0;
+    await Promise.all(
+      Array.from({ length: 12 }, (_, index) =>
+        locks.withLocks([`k${index}`], async () => {
+          most = Math.max(most, ++inside, locks.connectionsInUse);
+          await setTimeout(20);
+          inside -= 1;
+        }),
+      ),
+    );
+    expect(most).toBe(3);
+    expect(locks.connectionsInUse).toBe(0);
+  });
+
+  it('gives up with LOCK_TIMEOUT, having run nothing, when no slot frees up before the deadline', async () => {
+    const locks = new PostgresLocks(db, 300, 1);
+    const { release, holder } = await holdTheSlot(locks);
+    let ran = false;
+    await expect(locks.withLocks(['y'], async () => void (ran = true))).rejects.toMatchObject({ extensions: { code: 'LOCK_TIMEOUT' } });
+    expect(ran).toBe(false);
+    release();
+    await holder;
+    // The slot the waiter gave up on passed on: the next caller gets it.
+    await expect(locks.withLocks(['y'], async () => 'ok')).resolves.toBe('ok');
+    expect(locks.connectionsInUse).toBe(0);
+  });
+
+  it('runs nothing for a caller whose signal aborts while it waits for a slot', async () => {
+    const locks = new PostgresLocks(db, 10_000, 1);
+    const { release, holder } = await holdTheSlot(locks);
+    const client = new AbortController();
+    let ran = false;
+    const waiter = locks.withLocks(['z'], async () => void (ran = true), { signal: client.signal });
+    client.abort(new Error('client left'));
+    await expect(waiter).rejects.toThrow('client left');
+    release();
+    await holder;
+    expect(ran).toBe(false);
+    expect(locks.connectionsInUse).toBe(0);
+  });
+});

@@ -1,15 +1,18 @@
 import { sql } from 'kysely';
-import { executeByShape } from './compiled-by-shape.js';
+import { executeCompiledOnce } from './compiled-once.js';
 import type { AccountRow, Db, TransferRow } from './database.js';
 import { parseId } from './ids.js';
+import { inList, listParameter } from './list-parameter.js';
 
 /** An account id as stored, or null for an id that cannot name an account: an unknown account. */
 export const parseAccountId = parseId;
 
-/** One SELECT for any number of ids; rows come back in no particular order. */
+/** One SELECT, of one SQL text, for any number of ids; rows come back in no particular order. */
 export async function findAccountsByIds(db: Db, ids: readonly number[]): Promise<AccountRow[]> {
   if (ids.length === 0) return [];
-  return executeByShape(db, `accounts by ${ids.length} ids`, ids, () => db.selectFrom('accounts').select(['id', 'name', 'balance']).where('id', 'in', ids));
+  return executeCompiledOnce(db, 'accounts by ids', [listParameter(db, ids)], () =>
+    db.selectFrom('accounts').select(['id', 'name', 'balance']).where(inList(db, 'id', ids)),
+  );
 }
 
 export type AccountTransferRow = TransferRow & { account_id: number };
@@ -39,7 +42,7 @@ export async function findRecentTransfersForAccounts(
         SELECT id FROM transfers WHERE to_id = a.id ORDER BY id DESC LIMIT ${last}
       ) incoming
     )
-    WHERE a.id IN (${sql.join(accountIds)})
+    WHERE ${inList(db, 'a.id', accountIds)}
     ORDER BY a.id, t.id DESC
   `.execute(db);
   return rows;

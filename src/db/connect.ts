@@ -39,24 +39,43 @@ function openSqlite(filename: string): SQLite.Database {
 
 /**
  * Kysely's SQLite driver prepares every statement anew; compiling the SQL is most of the cost of a
- * primary-key lookup. Keep the prepared statements of the most recent SQL strings instead (they
- * are reusable: better-sqlite3 binds new parameters on every run).
+ * primary-key lookup. Keep the prepared statements of the most recently used SQL texts instead
+ * (they are reusable: better-sqlite3 binds new parameters on every run).
+ *
+ * Bounded in entries and in bytes of SQL text, the least recently used going first. The SQL texts
+ * of this server are finite by construction (lists travel as one parameter, src/db/list-parameter.ts),
+ * so neither bound is reached today; they are what keeps a future query that writes client input
+ * into its SQL from growing the process without end. The bytes bound stands in for the statements'
+ * memory, which SQLite does not report per statement but which grows with the SQL they compile.
  */
-function withStatementCache(database: SQLite.Database, size = 500): SqliteDatabase {
-  const statements = new Map<string, SQLite.Statement>();
+export function withStatementCache(database: SQLite.Database, { maxEntries = 500, maxBytes = 1_000_000 } = {}): SqliteDatabase & { readonly cached: { entries: number; bytes: number } } {
+  const statements = new Map<string, { statement: SQLite.Statement; bytes: number }>();
+  let cachedBytes = 0;
   return {
     close: () => void database.close(),
     prepare(sql: string) {
-      let statement = statements.get(sql);
-      if (statement) {
+      const cached = statements.get(sql);
+      if (cached) {
         // Map order is insertion order: re-inserting marks it the most recently used.
         statements.delete(sql);
-      } else {
-        statement = database.prepare(sql);
-        if (statements.size >= size) statements.delete(statements.keys().next().value!);
+        statements.set(sql, cached);
+        return cached.statement;
       }
-      statements.set(sql, statement);
+      const statement = database.prepare(sql);
+      const bytes = Buffer.byteLength(sql);
+      // A text alone above the bytes bound is run, not kept.
+      if (bytes > maxBytes) return statement;
+      statements.set(sql, { statement, bytes });
+      cachedBytes += bytes;
+      for (const [oldest, { bytes }] of statements) {
+        if (statements.size <= maxEntries && cachedBytes <= maxBytes) break;
+        statements.delete(oldest);
+        cachedBytes -= bytes;
+      }
       return statement;
+    },
+    get cached() {
+      return { entries: statements.size, bytes: cachedBytes };
     },
   };
 }

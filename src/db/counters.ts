@@ -1,9 +1,10 @@
 import type { Db } from './database.js';
+import { inList } from './list-parameter.js';
 
-/** One SELECT for any number of names; names never incremented have no row. */
+/** One SELECT, of one SQL text, for any number of names; names never incremented have no row. */
 export async function findCountersByNames(db: Db, names: readonly string[]): Promise<{ name: string; value: number }[]> {
   if (names.length === 0) return [];
-  return db.selectFrom('counters').select(['name', 'value']).where('name', 'in', names).execute();
+  return db.selectFrom('counters').select(['name', 'value']).where(inList(db, 'name', names)).execute();
 }
 
 /** A counter's value; 0 for a name never incremented. */

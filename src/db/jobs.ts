@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, JobItemRow, JobRow } from './database.js';
 import { isPostgres } from './dialect.js';
+import { inList } from './list-parameter.js';
 import { inTransaction } from './transaction.js';
 
 // The queue's SQL: one function per operation, the executor first. A job's counters (done, failed,
@@ -8,9 +9,10 @@ import { inTransaction } from './transaction.js';
 
 export type TransferRequest = { fromId: string; toId: string; amount: number };
 
+/** One SELECT, of one SQL text, for any number of ids; rows come back in no particular order. */
 export async function findJobsByIds(db: Db, ids: readonly number[]): Promise<JobRow[]> {
   if (ids.length === 0) return [];
-  return db.selectFrom('jobs').selectAll().where('id', 'in', ids).execute();
+  return db.selectFrom('jobs').selectAll().where(inList(db, 'id', ids)).execute();
 }
 
 export async function findJobByIdempotencyKey(db: Db, key: string): Promise<JobRow | undefined> {
@@ -37,23 +39,32 @@ export async function insertJob(
     .values({ status: 'QUEUED', total: items.length, idempotency_key: idempotencyKey, items_hash: itemsHash, created_at: new Date().toISOString(), finished_at: null })
     .returningAll()
     .executeTakeFirstOrThrow();
-  // 500 rows a statement keeps under every driver's bound-parameter limit.
-  for (let start = 0; start < items.length; start += 500) {
-    await db
-      .insertInto('job_items')
-      .values(
-        items.slice(start, start + 500).map((item, offset) => ({
-          job_id: job.id,
-          index: start + offset,
-          status: 'PENDING' as const,
-          from_id: item.fromId,
-          to_id: item.toId,
-          amount: item.amount,
-        })),
-      )
-      .execute();
-  }
+  await insertJobItems(db, job.id, items);
   return job;
+}
+
+/**
+ * Inserts a job's items in one statement of one SQL text, whatever their number: the items travel
+ * as one JSON parameter, read back as rows by the database (json_array_elements, json_each). Rows
+ * of `VALUES (…), (…)` would make a SQL text per number of items, each one more entry in SQLite's
+ * statement cache, and a parameter per value, which drivers bound.
+ */
+async function insertJobItems(db: Db, jobId: number, items: readonly TransferRequest[]): Promise<void> {
+  const rows = JSON.stringify(items.map((item) => [item.fromId, item.toId, item.amount]));
+  await (isPostgres(db)
+    ? sql`
+        INSERT INTO job_items (job_id, "index", status, from_id, to_id, amount)
+        SELECT ${jobId}, item.position - 1, 'PENDING', item.value->>0, item.value->>1, (item.value->>2)::integer
+        FROM json_array_elements(${rows}::json) WITH ORDINALITY AS item(value, position)
+        ORDER BY item.position
+      `
+    : sql`
+        INSERT INTO job_items (job_id, "index", status, from_id, to_id, amount)
+        SELECT ${jobId}, item.key, 'PENDING', json_extract(item.value, '$[0]'), json_extract(item.value, '$[1]'), json_extract(item.value, '$[2]')
+        FROM json_each(${rows}) AS item
+        ORDER BY item.key
+      `
+  ).execute(db);
 }
 
 /** A job's items by index, `limit` of them from `offset`. */
@@ -154,7 +165,7 @@ async function cancelPendingItemsOfCancelledJobs(trx: Db, jobIds: number[]): Pro
   const cancelled = await trx
     .selectFrom('jobs')
     .select('id')
-    .where('id', 'in', [...new Set(jobIds)])
+    .where(inList(trx, 'id', [...new Set(jobIds)]))
     .where('cancel_requested', '=', 1)
     .where('status', 'in', ['QUEUED', 'RUNNING'])
     .execute();

@@ -1,6 +1,7 @@
 import { InsufficientFundsError, NotFoundError } from '../errors.js';
 import { parseAccountId } from './accounts.js';
 import type { AccountRow, Db, TransferRow } from './database.js';
+import { inList } from './list-parameter.js';
 import { inTransaction } from './transaction.js';
 
 export type TransferResult = { transfer: TransferRow; from: AccountRow; to: AccountRow };
@@ -54,8 +55,8 @@ export async function applyTransfer(
   });
 }
 
-/** One SELECT for any number of ids; rows come back in no particular order. */
+/** One SELECT, of one SQL text, for any number of ids; rows come back in no particular order. */
 export async function findTransfersByIds(db: Db, ids: readonly number[]): Promise<TransferRow[]> {
   if (ids.length === 0) return [];
-  return db.selectFrom('transfers').selectAll().where('id', 'in', ids).execute();
+  return db.selectFrom('transfers').selectAll().where(inList(db, 'id', ids)).execute();
 }

@@ -1,6 +1,6 @@
 import { Mutex } from 'async-mutex';
 import type { Db } from '../db/database.js';
-import { LockTimeoutError } from '../errors.js';
+import { acquireBefore } from './deadline.js';
 import type { Locks } from './lock.js';
 
 type Entry = { mutex: Mutex; users: number };
@@ -54,33 +54,12 @@ export class MemoryLocks implements Locks {
       return () => (release(), leave());
     }
 
-    const acquiring = entry.mutex.acquire();
     try {
-      const release = await raceDeadline(acquiring, deadline, this.timeoutMs, signal);
+      const release = await acquireBefore(entry.mutex.acquire(), (release) => release(), deadline, this.timeoutMs, signal);
       return () => (release(), leave());
     } catch (error) {
-      // We stopped waiting, but our place in the queue stands: hand the lock on as soon as it comes.
-      void acquiring.then((release) => release());
       leave();
       throw error;
     }
   }
-}
-
-/** Resolves with `promise`, or rejects at the deadline (LOCK_TIMEOUT) or when `signal` aborts. */
-function raceDeadline<T>(promise: Promise<T>, deadline: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => settle(() => reject(new LockTimeoutError(timeoutMs))), Math.max(0, deadline - Date.now()));
-    const onAbort = () => settle(() => reject(signal?.reason));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    function settle(finish: () => void) {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      finish();
-    }
-    promise.then(
-      (value) => settle(() => resolve(value)),
-      (error: unknown) => settle(() => reject(error)),
-    );
-  });
 }

@@ -14,7 +14,7 @@ import {
 } from '../db/jobs.js';
 import { inTransaction } from '../db/transaction.js';
 import { accountLockKeys, applyTransfer, parseTransferAccounts } from '../db/transfers.js';
-import { isDatabaseUnavailable } from '../db/unavailable.js';
+import { isDatabaseBusy, isDatabaseUnavailable } from '../db/unavailable.js';
 import { InsufficientFundsError, LockTimeoutError, NotFoundError } from '../errors.js';
 import type { Locks } from '../locks/lock.js';
 import type { JobEvents } from './job-events.js';
@@ -177,10 +177,10 @@ export class TransferQueue {
       const job = await this.#apply(item);
       if (job) this.events.publishJobChanged(item.job_id);
     } catch (error) {
-      // A lock not granted in time, or the database away: the item is not lost, only not run yet.
-      // Give it back; if even that fails, the claim is voided by recovery later.
+      // A lock not granted in time, the database away or its pool busy: the item is not lost, only
+      // not run yet. Give it back; if even that fails, the claim is voided by recovery later.
       await releaseItem(this.db, item.id, this.workerId).catch(() => undefined);
-      if (!(error instanceof LockTimeoutError) && !isDatabaseUnavailable(error)) console.error(`Job item ${item.id} failed unexpectedly:`, error);
+      if (!(error instanceof LockTimeoutError) && !isDatabaseUnavailable(error) && !isDatabaseBusy(error)) console.error(`Job item ${item.id} failed unexpectedly:`, error);
       await sleep(250);
     }
   }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { inject } from 'vitest';
-import type { DatabaseConfig } from '../../src/config.js';
+import { defaultLockConnections, type DatabaseConfig } from '../../src/config.js';
 
 export type CreatedDatabase = { config: DatabaseConfig; drop(): Promise<void> };
 
@@ -50,7 +50,7 @@ function postgresAt(serverUrl: string): TestDatabase {
       url.pathname = `/${name}`;
       url.searchParams.set('application_name', name);
       return {
-        config: { dialect: 'postgres', url: url.toString(), poolSize: 10, applicationName: name },
+        config: { dialect: 'postgres', url: url.toString(), poolSize: 10, lockConnections: defaultLockConnections(10), applicationName: name },
         drop: () => admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
       };
     },
