@@ -1,6 +1,6 @@
 import { getIntrospectionQuery } from 'graphql';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultDocuments, type DocumentsConfig } from '../src/config.js';
+import { defaultDocuments, defaultLimits, type DocumentsConfig } from '../src/config.js';
 import { databases } from './helpers/databases.js';
 import { fanOut } from './helpers/documents.js';
 import { createTestApp, type TestApp } from './helpers/graphql.js';
@@ -83,7 +83,10 @@ describe('compiling with graphql-jit', () => {
 describe('the parse cache', () => {
   it('holds at most PARSE_CACHE_MAX_BYTES of documents, compiled functions included', async () => {
     const maxBytes = 2_000_000;
-    const app = await createTestApp(databases[0]!, { config: { documents: { ...defaultDocuments, parseCacheMaxBytes: maxBytes } } });
+    const app = await createTestApp(databases[0]!, {
+      // Names of 100,000 characters make the large documents: let them past MAX_STRING_LENGTH.
+      config: { documents: { ...defaultDocuments, parseCacheMaxBytes: maxBytes }, limits: { ...defaultLimits, maxStringLength: 200_000 } },
+    });
     try {
       // 100 KB each, 20 times the bound together; each sent twice, so that it is compiled too.
       for (let round = 0; round < 200; round += 1) {
