@@ -2,7 +2,7 @@
 // when the committed file and the code disagree.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { printSchemaSdl } from '../src/schema/print.js';
+import { printSchemaSdl } from '../src/graphql/schema/print.js';
 
 const target = fileURLToPath(new URL('../schema.graphql', import.meta.url));
 writeFileSync(target, printSchemaSdl());

@@ -1,50 +1,50 @@
 import { sql } from 'kysely';
 import { createYoga, maskError, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from './config.js';
-import { createContext, type AppContext } from './context.js';
+import { createContext, type AppContext } from './graphql/context.js';
 import { createDb, type ConnectOptions } from './db/connect.js';
 import type { Db } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { isDatabaseBusy, isDatabaseUnavailable } from './db/unavailable.js';
-import { DatabaseBusyError, DatabaseUnavailableError } from './errors.js';
-import { graphiqlOptions } from './graphiql.js';
+import { DatabaseBusyError, DatabaseUnavailableError } from './graphql/errors.js';
+import { graphiqlOptions } from './graphql/graphiql-tabs.js';
 import { createRequestListener, type AppRequestListener } from './http/request-listener.js';
-import { useArmorLimits } from './limits/armor.js';
-import { useCostLimit } from './limits/cost-limit.js';
-import { useNoIntrospection } from './limits/introspection.js';
-import { useMergeLimit } from './limits/merge-limit.js';
-import { useParseLimits } from './limits/parse-limits.js';
-import { useTextArguments } from './limits/text-arguments.js';
+import { useArmorLimits } from './graphql/limits/armor.js';
+import { useCostLimit } from './graphql/limits/cost-limit.js';
+import { useNoIntrospection } from './graphql/limits/introspection.js';
+import { useMergeLimit } from './graphql/limits/merge-limit.js';
+import { useParseLimits } from './graphql/limits/parse-limits.js';
+import { useTextArguments } from './graphql/limits/text-arguments.js';
 import type { Locks } from './locks/lock.js';
 import { MemoryLocks } from './locks/memory-lock.js';
 import { PostgresLocks } from './locks/postgres-lock.js';
 import { createAppLogger } from './logger.js';
-import { useGraphiQLPage } from './plugins/graphiql-page.js';
-import { useJit } from './plugins/jit.js';
-import { useRequestParseErrors } from './plugins/request-parse-errors.js';
-import { createParseCache, useParseCache } from './plugins/parse-cache.js';
-import { useRequestBodyLimit } from './plugins/request-body-limit.js';
-import { createResponseSizeLimit } from './plugins/response-size-limit.js';
-import { useValidationCache } from './plugins/validation-cache.js';
+import { useGraphiQLPage } from './graphql/plugins/graphiql-page.js';
+import { useJit } from './graphql/plugins/jit.js';
+import { useRequestParseErrors } from './http/request-parse-errors.js';
+import { createParseCache, useParseCache } from './graphql/plugins/parse-cache.js';
+import { useRequestBodyLimit } from './http/body-limit.js';
+import { createResponseSizeLimit } from './graphql/plugins/response-size-limit.js';
+import { useValidationCache } from './graphql/plugins/validation-cache.js';
 import { MemoryJobEvents, PostgresJobEvents, type JobEvents } from './queue/job-events.js';
 import { JobWatchers } from './queue/job-watchers.js';
 import { TransferQueue } from './queue/transfer-queue.js';
-import { schema } from './schema/index.js';
+import { schema } from './graphql/schema/index.js';
 import { EventBudget } from './subscriptions/event-budget.js';
 import { SubscriptionSlots } from './subscriptions/subscription-slots.js';
-import { useSubscriptionSlots } from './subscriptions/use-subscription-slots.js';
+import { useSubscriptionSlots } from './graphql/plugins/subscription-slots.js';
 
 export type App = {
-  /** The configuration the app was made with; http-server.ts reads its HTTP bounds. */
+  /** The configuration the app was made with; src/http/server.ts reads its HTTP bounds. */
   config: Config;
   yoga: YogaServerInstance<Record<string, unknown>, AppContext>;
   /** What node:http serves: Yoga, with the fast path for JSON POSTs in front (src/http/request-listener.ts). */
   requestListener: AppRequestListener;
   /** What is kept of the documents clients send, for tests and diagnostics. */
   documents: {
-    /** Operations compiled by graphql-jit so far (src/plugins/jit.ts). */
+    /** Operations compiled by graphql-jit so far (src/graphql/plugins/jit.ts). */
     readonly compiled: number;
-    /** The parse cache's estimate of the bytes it holds (src/plugins/parse-cache.ts). */
+    /** The parse cache's estimate of the bytes it holds (src/graphql/plugins/parse-cache.ts). */
     readonly cachedBytes: number;
   };
   db: Db;
@@ -59,7 +59,7 @@ export type App = {
   /**
    * Lets the queue's running items finish (up to `timeoutMs`, by default SHUTDOWN_TIMEOUT_MS),
    * disposes Yoga's plugins and closes the database, once however often called. The HTTP server is
-   * the caller's (http-server.ts).
+   * the caller's (src/http/server.ts).
    */
   close(timeoutMs?: number): Promise<void>;
 };

@@ -18,18 +18,18 @@ export type DatabaseConfig =
       applicationName: string;
     };
 
-/** The query limits of src/limits/: each refused with QUERY_TOO_COMPLEX when passed, but maxStringLength (BAD_USER_INPUT). */
+/** The query limits of src/graphql/limits/: each refused with QUERY_TOO_COMPLEX when passed, but maxStringLength (BAD_USER_INPUT). */
 export type LimitsConfig = {
   maxDepth: number;
   maxAliases: number;
   maxTokens: number;
-  /** Brackets (`{`, `[`, `(`) open at once, counted while parsing (src/limits/parse-limits.ts). */
+  /** Brackets (`{`, `[`, `(`) open at once, counted while parsing (src/graphql/limits/parse-limits.ts). */
   maxNesting: number;
   maxDirectives: number;
   maxCost: number;
-  /** Fields merged and pairs compared to merge same-named fields (src/limits/merge-limit.ts). */
+  /** Fields merged and pairs compared to merge same-named fields (src/graphql/limits/merge-limit.ts). */
   maxFieldMerges: number;
-  /** The part of the cost that introspection may take (src/limits/cost-limit.ts). */
+  /** The part of the cost that introspection may take (src/graphql/limits/cost-limit.ts). */
   maxIntrospectionCost: number;
   /** Whether `__schema` and `__type` are served at all; `__typename` always is. */
   introspection: boolean;
@@ -39,7 +39,7 @@ export type LimitsConfig = {
 
 /** What the server keeps of the documents it has seen, and when it compiles them. */
 export type DocumentsConfig = {
-  /** The parse cache's bound: documents and all that is kept per document (src/plugins/parse-cache.ts). */
+  /** The parse cache's bound: documents and all that is kept per document (src/graphql/plugins/parse-cache.ts). */
   parseCacheMaxBytes: number;
   /** Runs of an operation on graphql-js before graphql-jit compiles it; 0 compiles at first sight. */
   jitAfterRuns: number;
@@ -72,7 +72,7 @@ export type Config = Readonly<{
   subscriptions: Readonly<SubscriptionsConfig>;
 }>;
 
-/** Bounds on what one process's HTTP server holds for its clients (src/http-server.ts, src/http/). */
+/** Bounds on what one process's HTTP server holds for its clients (src/http/server.ts, src/http/). */
 export type HttpConfig = {
   /** Open connections above which new ones are closed at once (node:http's maxConnections). */
   maxConnections: number;

@@ -2,7 +2,7 @@
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, type DatabaseConfig } from './config.js';
 import { isDatabaseUnavailable } from './db/unavailable.js';
-import { listen } from './http-server.js';
+import { listen } from './http/server.js';
 import { onStopSignals, signalExitCode } from './signals.js';
 
 async function main(): Promise<void> {

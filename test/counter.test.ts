@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
-import type { RunningServer } from '../src/http-server.js';
+import type { RunningServer } from '../src/http/server.js';
 import { databases } from './helpers/databases.js';
 import { deferred } from '../src/deferred.js';
 import { createTestApp, errorCodes, graphqlRequest, testConfig, type TestApp } from './helpers/graphql.js';

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningServer } from '../src/http-server.js';
+import type { RunningServer } from '../src/http/server.js';
 import { postgres, postgresUrlOf, type CreatedDatabase } from './helpers/databases.js';
 import { createTestApp, errorCodes, graphqlRequest, type TestApp } from './helpers/graphql.js';
 import { serve } from './helpers/server.js';

@@ -4,7 +4,7 @@ import { databases } from './helpers/databases.js';
 import { countdown } from './helpers/deferred.js';
 import { createTestApp, errorCodes, graphqlRequest, type TestApp } from './helpers/graphql.js';
 import { serve } from './helpers/server.js';
-import type { RunningServer } from '../src/http-server.js';
+import type { RunningServer } from '../src/http/server.js';
 
 const activeTimers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
 

@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, defaultLimits, loadConfig } from '../src/config.js';
-import type { RunningServer } from '../src/http-server.js';
+import type { RunningServer } from '../src/http/server.js';
 import { databases } from './helpers/databases.js';
 import { repeat } from './helpers/documents.js';
 import { createTestApp, errorCodes, type GraphQLBody, type TestApp } from './helpers/graphql.js';

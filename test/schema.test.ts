@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { buildClientSchema, getIntrospectionQuery, isInputObjectType, isInterfaceType, isObjectType, lexicographicSortSchema, printSchema, type IntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { schema } from '../src/schema/index.js';
-import { printSchemaSdl } from '../src/schema/print.js';
+import { schema } from '../src/graphql/schema/index.js';
+import { printSchemaSdl } from '../src/graphql/schema/print.js';
 import { databases } from './helpers/databases.js';
 import { graphqlRequest } from './helpers/graphql.js';
 import { serveTestApp, type ServedTestApp } from './helpers/server.js';

@@ -139,7 +139,7 @@ describe('npm start from a fresh clone', () => {
   }, 120_000);
 
   it('runs the code as it is now: a change to src/ is compiled by the next npm start', async () => {
-    const file = join(clone.dir, 'src/schema/hello.ts');
+    const file = join(clone.dir, 'src/graphql/schema/hello.ts');
     writeFileSync(file, readFileSync(file, 'utf8').replace('`Hello, ${name}`', '`Howdy, ${name}`'));
     const server = start(sqlite('changed'));
     const { body } = await hello(await server.url);

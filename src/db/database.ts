@@ -1,6 +1,6 @@
 import type { ColumnType, Generated, Kysely, Selectable } from 'kysely';
 
-// The tables as Kysely sees them. Columns are snake_case; src/schema/ maps rows to GraphQL shapes.
+// The tables as Kysely sees them. Columns are snake_case; src/graphql/schema/ maps rows to GraphQL shapes.
 
 export interface AccountsTable {
   id: number;

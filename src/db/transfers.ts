@@ -1,4 +1,4 @@
-import { InsufficientFundsError, NotFoundError } from '../errors.js';
+import { InsufficientFundsError, NotFoundError } from '../graphql/errors.js';
 import { parseAccountId } from './accounts.js';
 import type { AccountRow, Db, TransferRow } from './database.js';
 import { inList } from './list-parameter.js';

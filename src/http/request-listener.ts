@@ -1,7 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { processRegularResult, type GraphQLParams, type YogaServerInstance } from 'graphql-yoga';
-import { BadRequestError, ServerBusyError } from '../errors.js';
-import type { ResponseSizeLimit } from '../plugins/response-size-limit.js';
+import { BadRequestError, ServerBusyError } from '../graphql/errors.js';
+import type { ResponseSizeLimit } from '../graphql/plugins/response-size-limit.js';
 import { BodyBudget, SMALL_BODY_BYTES } from './body-budget.js';
 import { readGraphQLParams } from './graphql-params.js';
 import { createLazySignalRequestClass } from './lazy-signal-request.js';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
-import { LockTimeoutError } from '../errors.js';
+import { LockTimeoutError } from '../graphql/errors.js';
 import { ConnectionSlots } from './connection-slots.js';
 import type { Locks } from './lock.js';
 import { MemoryLocks } from './memory-lock.js';

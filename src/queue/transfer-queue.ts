@@ -15,7 +15,7 @@ import {
 import { inTransaction } from '../db/transaction.js';
 import { accountLockKeys, applyTransfer, parseTransferAccounts } from '../db/transfers.js';
 import { isDatabaseBusy, isDatabaseUnavailable } from '../db/unavailable.js';
-import { InsufficientFundsError, LockTimeoutError, NotFoundError } from '../errors.js';
+import { InsufficientFundsError, LockTimeoutError, NotFoundError } from '../graphql/errors.js';
 import type { Locks } from '../locks/lock.js';
 import type { JobEvents } from './job-events.js';
 

@@ -1,4 +1,4 @@
-import { TooManySubscriptionsError } from '../errors.js';
+import { TooManySubscriptionsError } from '../graphql/errors.js';
 
 /**
  * The subscriptions this process may hold open at once (MAX_SUBSCRIPTIONS), whatever carries them:

@@ -1,5 +1,5 @@
 import type { App } from '../../src/app.js';
-import { listen, type RunningServer } from '../../src/http-server.js';
+import { listen, type RunningServer } from '../../src/http/server.js';
 import type { TestDatabase } from './databases.js';
 import { createTestApp, type TestApp } from './graphql.js';
 

@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { GraphQLResolveInfo } from 'graphql';
-import type { JobRow } from '../db/database.js';
-import { parseId } from '../db/ids.js';
-import { cancelJob, countActiveItems, findJobByIdempotencyKey, findJobItems, insertJob, type TransferRequest } from '../db/jobs.js';
-import { inTransaction } from '../db/transaction.js';
+import type { JobRow } from '../../db/database.js';
+import { parseId } from '../../db/ids.js';
+import { cancelJob, countActiveItems, findJobByIdempotencyKey, findJobItems, insertJob, type TransferRequest } from '../../db/jobs.js';
+import { inTransaction } from '../../db/transaction.js';
 import { assertInRange, assertLength, BadUserInputError, NotFoundError, QueueFullError } from '../errors.js';
 import type { Context } from '../context.js';
 import { createLoaders } from '../loaders.js';
-import { PROGRESS_INTERVAL_MS } from '../queue/job-watchers.js';
-import { eventWeight } from '../subscriptions/event-weight.js';
+import { PROGRESS_INTERVAL_MS } from '../../queue/job-watchers.js';
+import { eventWeight } from '../event-weight.js';
 import { builder } from './builder.js';
 import { MAX_AMOUNT } from './transfer.js';
 

@@ -1,6 +1,6 @@
 import { GraphQLError, Lexer, parse, Source, TokenKind, type ParseOptions, type Token } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { LimitsConfig } from '../config.js';
+import type { LimitsConfig } from '../../config.js';
 import { QueryTooComplexError } from '../errors.js';
 
 const TOO_MANY = /^Syntax Error: Document contains more (?:that|than) \d+ (tokens|comments)\. Parsing aborted\.$/;

@@ -1,5 +1,5 @@
 import { setTimeout } from 'node:timers/promises';
-import { readCounter, writeCounter } from '../db/counters.js';
+import { readCounter, writeCounter } from '../../db/counters.js';
 import { assertInRange, assertLength, BadUserInputError } from '../errors.js';
 import { builder } from './builder.js';
 

@@ -1,9 +1,9 @@
 import DataLoader from 'dataloader';
-import { findAccountsByIds, findRecentTransfersForAccounts, parseAccountId } from './db/accounts.js';
-import { findCountersByNames } from './db/counters.js';
-import type { AccountRow, Db, JobRow, TransferRow } from './db/database.js';
-import { findJobsByIds } from './db/jobs.js';
-import { findTransfersByIds } from './db/transfers.js';
+import { findAccountsByIds, findRecentTransfersForAccounts, parseAccountId } from '../db/accounts.js';
+import { findCountersByNames } from '../db/counters.js';
+import type { AccountRow, Db, JobRow, TransferRow } from '../db/database.js';
+import { findJobsByIds } from '../db/jobs.js';
+import { findTransfersByIds } from '../db/transfers.js';
 
 export type RecentTransfersKey = { accountId: number; last: number };
 
@@ -12,7 +12,7 @@ export type RecentTransfersKey = { accountId: number; last: number };
  * (`accounts(ids:)` takes 1,000), so that any one field still costs one statement. More keys in
  * one operation (aliases, nested lists) are split into statements of this many, so no statement
  * grows with what a client sends: its parameter, its rows and its time stay bounded (and the number
- * of statements by the cost limit, src/limits/cost-limit.ts).
+ * of statements by the cost limit, src/graphql/limits/cost-limit.ts).
  */
 export const MAX_BATCH_SIZE = 1000;
 

@@ -12,9 +12,9 @@ import type { Plugin } from 'graphql-yoga';
  * result is at most 101 errors (graphql-js stops validating at 100), small beside the document.
  *
  * The document alone is the right key here because the rules are the same for every request: the
- * specified rules plus the armor limits', fixed at start (src/limits/armor.ts). A plugin that added
+ * specified rules plus the armor limits', fixed at start (src/graphql/limits/armor.ts). A plugin that added
  * a rule for some requests only would need the rules in the key. Nothing that depends on a
- * request's variables may be decided in validation: see src/limits/cost-limit.ts.
+ * request's variables may be decided in validation: see src/graphql/limits/cost-limit.ts.
  */
 export function useValidationCache(): Plugin {
   const results = new WeakMap<DocumentNode, readonly GraphQLError[]>();

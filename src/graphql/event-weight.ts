@@ -1,5 +1,5 @@
 import { Kind, type DocumentNode, type GraphQLResolveInfo } from 'graphql';
-import { operationCost } from '../limits/cost-limit.js';
+import { operationCost } from './limits/cost-limit.js';
 
 /**
  * About as much CPU as one event of a small subscription (`jobProgress { status done }`), in

@@ -1,4 +1,4 @@
-import { accountLockKeys, applyTransfer, parseTransferAccounts } from '../db/transfers.js';
+import { accountLockKeys, applyTransfer, parseTransferAccounts } from '../../db/transfers.js';
 import type { Loaders } from '../loaders.js';
 import { assertInRange, BadUserInputError } from '../errors.js';
 import { builder } from './builder.js';

@@ -1,6 +1,6 @@
 import type { ExecutionResult, GraphQLError } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
-import type { SubscriptionSlots } from './subscription-slots.js';
+import type { SubscriptionSlots } from '../../subscriptions/subscription-slots.js';
 
 type Stream = AsyncIterable<ExecutionResult>;
 

@@ -2,7 +2,7 @@ import { types } from 'node:util';
 import { Kind, typeFromAST, valueFromAST, type DocumentNode, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import type { Plugin } from 'graphql-yoga';
-import type { DocumentsConfig } from '../config.js';
+import type { DocumentsConfig } from '../../config.js';
 import { operationSize } from './operation-size.js';
 import type { ParseCache } from './parse-cache.js';
 

@@ -74,7 +74,7 @@ export class DatabaseBusyError extends GraphQLError {
 }
 
 /**
- * A query was refused by one of the limits in src/limits/ before anything ran. It is a validation
+ * A query was refused by one of the limits in src/graphql/limits/ before anything ran. It is a validation
  * error, so the GraphQL-over-HTTP spec's status for those (400 with application/graphql-response+json)
  * applies: `http.spec` lets Yoga answer 200 instead to a client that accepts only application/json.
  */
@@ -104,7 +104,7 @@ export function assertLength(argument: string, value: string, min: number, max: 
 }
 
 /**
- * A result whose JSON would pass MAX_RESPONSE_BYTES, sent in its place (src/plugins/response-size-limit.ts).
+ * A result whose JSON would pass MAX_RESPONSE_BYTES, sent in its place (src/graphql/plugins/response-size-limit.ts).
  * The operation has run by then: a response's size is known only once it is made.
  */
 export class ResponseTooLargeError extends GraphQLError {

@@ -2,12 +2,12 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { App } from './app.js';
-import type { HttpConfig } from './config.js';
-import { ShuttingDownError } from './errors.js';
-import { createPipeliningLimit } from './http/pipelining.js';
-import { refuse } from './http/refuse.js';
-import { dropSlowReaders } from './http/slow-readers.js';
+import type { App } from '../app.js';
+import type { HttpConfig } from '../config.js';
+import { ShuttingDownError } from '../graphql/errors.js';
+import { createPipeliningLimit } from './pipelining.js';
+import { refuse } from './refuse.js';
+import { dropSlowReaders } from './slow-readers.js';
 
 export type RunningServer = {
   server: Server;

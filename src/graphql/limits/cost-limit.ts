@@ -19,7 +19,7 @@ import {
   type ValueNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { LimitsConfig } from '../config.js';
+import type { LimitsConfig } from '../../config.js';
 import { QueryTooComplexError } from '../errors.js';
 import { introspectionFieldSize } from './introspection-sizes.js';
 
@@ -64,7 +64,7 @@ type Costs = { cost: number; introspectionCost: number };
 export function useCostLimit({ maxCost, maxIntrospectionCost }: Pick<LimitsConfig, 'maxCost' | 'maxIntrospectionCost'>): Plugin {
   // The parse cache hands back the same DocumentNode for the same query text, so the cost of a
   // document whose list sizes are all literals is computed once. Keyed weakly by the document: an
-  // entry lives as long as the parse cache (bounded in bytes, src/plugins/parse-cache.ts) keeps it.
+  // entry lives as long as the parse cache (bounded in bytes, src/graphql/plugins/parse-cache.ts) keeps it.
   const staticCosts = new WeakMap<DocumentNode, Map<string | undefined, Costs>>();
   const costsOf = ({ schema, document, operationName, variableValues }: ExecutionArgs): Costs => {
     const name = operationName ?? undefined;

@@ -1,11 +1,11 @@
 import type { YogaInitialContext } from 'graphql-yoga';
-import type { QueueConfig } from './config.js';
-import type { Db } from './db/database.js';
+import type { QueueConfig } from '../config.js';
+import type { Db } from '../db/database.js';
 import { createLoaders, type Loaders } from './loaders.js';
-import type { Locks } from './locks/lock.js';
-import type { JobEvents } from './queue/job-events.js';
-import type { JobWatchers } from './queue/job-watchers.js';
-import type { TransferQueue } from './queue/transfer-queue.js';
+import type { Locks } from '../locks/lock.js';
+import type { JobEvents } from '../queue/job-events.js';
+import type { JobWatchers } from '../queue/job-watchers.js';
+import type { TransferQueue } from '../queue/transfer-queue.js';
 
 /** The long-lived parts, made once by createApp. */
 export type Deps = {
