@@ -1,6 +1,10 @@
 import { request as httpRequest } from 'node:http';
+import { GraphQLID, GraphQLInt, GraphQLList, GraphQLObjectType, GraphQLSchema, type GraphQLFieldConfig } from 'graphql';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, defaultLimits, loadConfig } from '../src/config.js';
+import { assertListSizesDeclared } from '../src/graphql/limits/cost-limit.js';
+import { schema } from '../src/graphql/schema/index.js';
+import { sizedBy } from '../src/graphql/schema/list-size.js';
 import type { RunningServer } from '../src/http/server.js';
 import { databases } from './helpers/databases.js';
 import { repeat } from './helpers/documents.js';
@@ -208,5 +212,21 @@ describe('request body limit', () => {
       body: JSON.stringify({ query: '{ hello(delayMs: 0) }' }),
     });
     expect(response.status).toBe(400);
+  });
+});
+
+describe('the sizes of lists, declared on their fields', () => {
+  it('are declared by every field of the schema that returns a list of objects', () => {
+    expect(() => assertListSizesDeclared(schema)).not.toThrow();
+  });
+
+  it('refuse a schema with a list of objects that declares no size, or names an argument it does not have', () => {
+    const item = new GraphQLObjectType({ name: 'Item', fields: { id: { type: GraphQLID } } });
+    const withList = (field: GraphQLFieldConfig<unknown, unknown>) => new GraphQLSchema({ query: new GraphQLObjectType({ name: 'Query', fields: { items: field } }) });
+    const args = { first: { type: GraphQLInt } };
+    expect(() => assertListSizesDeclared(withList({ type: new GraphQLList(item), args }))).toThrow('Query.items returns a list of objects but declares no size');
+    // The argument renamed, the declaration not: the cost would count one object.
+    expect(() => assertListSizesDeclared(withList({ type: new GraphQLList(item), args, extensions: sizedBy('last') }))).toThrow('Query.items declares its size by the argument "last", which it does not have');
+    expect(() => assertListSizesDeclared(withList({ type: new GraphQLList(item), args, extensions: sizedBy('first') }))).not.toThrow();
   });
 });

@@ -1,11 +1,7 @@
 import { sql } from 'kysely';
 import { executeCompiledOnce } from './compiled-once.js';
 import type { AccountRow, Db, TransferRow } from './database.js';
-import { parseId } from './ids.js';
 import { inList, listParameter } from './list-parameter.js';
-
-/** An account id as stored, or null for an id that cannot name an account: an unknown account. */
-export const parseAccountId = parseId;
 
 /** One SELECT, of one SQL text, for any number of ids; rows come back in no particular order. */
 export async function findAccountsByIds(db: Db, ids: readonly number[]): Promise<AccountRow[]> {

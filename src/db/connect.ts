@@ -3,26 +3,55 @@ import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type Dialect, type LogEvent, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
-import type { DatabaseConfig } from '../config.js';
 import type { Db } from './database.js';
+
+/** Where the data lives: an SQLite file (a path, or ':memory:'), or a PostgreSQL server. */
+export type DatabaseTarget =
+  | { dialect: 'sqlite'; filename: string }
+  | {
+      dialect: 'postgres';
+      url: string;
+      /** Connections in the pool. */
+      poolSize: number;
+      /** Shown in pg_stat_activity. */
+      applicationName: string;
+    };
 
 export type ConnectOptions = {
   /** Called with every SQL statement run; tests count statements with it. */
   onQuery?: (sql: string) => void;
 };
 
-/** Opens the database named by the config. The caller owns it and calls `db.destroy()`. */
-export function createDb(config: DatabaseConfig, { onQuery }: ConnectOptions = {}): Db {
-  const log = onQuery
-    ? (event: LogEvent) => {
-        if (event.level === 'query') onQuery(event.query.sql);
-      }
-    : undefined;
+/** Opens the database. The caller owns it and calls `db.destroy()`. */
+export function createDb(target: DatabaseTarget, options: ConnectOptions = {}): Db {
   const dialect: Dialect =
-    config.dialect === 'sqlite'
-      ? new SqliteDialect({ database: withStatementCache(openSqlite(config.filename)) })
-      : new PostgresDialect({ pool: createPostgresPool(config) });
-  return new Kysely({ dialect, log });
+    target.dialect === 'sqlite'
+      ? new SqliteDialect({ database: withStatementCache(openSqlite(target.filename)) })
+      : new PostgresDialect({ pool: createPostgresPool(target) });
+  return new Kysely({ dialect, log: queryLog(options) });
+}
+
+/**
+ * A second, read-only connection to an SQLite file, for reads that must not wait for the writer.
+ * SQLite has one writer, and Kysely runs everything on its one connection in turn: a transaction
+ * that waits inside its locks (an increment's `workMs`) would hold every read back until it
+ * commits. In WAL mode a reader on a connection of its own reads the last committed state meanwhile.
+ * Undefined where the writer serves reads as well: PostgreSQL (a pool), or SQLite in memory (a
+ * second connection would open another, empty, database). Open it after the writer, which makes
+ * the file and its WAL mode.
+ */
+export function createReadDb(target: DatabaseTarget, options: ConnectOptions = {}): Db | undefined {
+  if (target.dialect !== 'sqlite' || target.filename === ':memory:') return undefined;
+  const database = new SQLite(target.filename, { readonly: true });
+  database.pragma('busy_timeout = 5000');
+  return new Kysely({ dialect: new SqliteDialect({ database: withStatementCache(database) }), log: queryLog(options) });
+}
+
+function queryLog({ onQuery }: ConnectOptions): ((event: LogEvent) => void) | undefined {
+  if (!onQuery) return undefined;
+  return (event) => {
+    if (event.level === 'query') onQuery(event.query.sql);
+  };
 }
 
 function openSqlite(filename: string): SQLite.Database {
@@ -80,7 +109,7 @@ export function withStatementCache(database: SQLite.Database, { maxEntries = 500
   };
 }
 
-function createPostgresPool(config: Extract<DatabaseConfig, { dialect: 'postgres' }>): pg.Pool {
+function createPostgresPool(config: Extract<DatabaseTarget, { dialect: 'postgres' }>): pg.Pool {
   const pool = new pg.Pool({
     connectionString: config.url,
     max: config.poolSize,

@@ -7,7 +7,8 @@ import { inTransaction } from './transaction.js';
 // The queue's SQL: one function per operation, the executor first. A job's counters (done, failed,
 // cancelled) change only in the transaction that changes its items, so they never disagree.
 
-export type TransferRequest = { fromId: string; toId: string; amount: number };
+/** An item of a new job, as submitted: account ids as the client gave them. */
+export type NewJobItem = { fromId: string; toId: string; amount: number };
 
 /** One SELECT, of one SQL text, for any number of ids; rows come back in no particular order. */
 export async function findJobsByIds(db: Db, ids: readonly number[]): Promise<JobRow[]> {
@@ -32,7 +33,7 @@ export async function countActiveItems(db: Db): Promise<number> {
 /** Stores a job and its items; call it in a transaction, so that both are stored or neither. */
 export async function insertJob(
   db: Db,
-  { items, idempotencyKey, itemsHash }: { items: readonly TransferRequest[]; idempotencyKey: string | null; itemsHash: string },
+  { items, idempotencyKey, itemsHash }: { items: readonly NewJobItem[]; idempotencyKey: string | null; itemsHash: string },
 ): Promise<JobRow> {
   const job = await db
     .insertInto('jobs')
@@ -49,7 +50,7 @@ export async function insertJob(
  * of `VALUES (…), (…)` would make a SQL text per number of items, each one more entry in SQLite's
  * statement cache, and a parameter per value, which drivers bound.
  */
-async function insertJobItems(db: Db, jobId: number, items: readonly TransferRequest[]): Promise<void> {
+async function insertJobItems(db: Db, jobId: number, items: readonly NewJobItem[]): Promise<void> {
   const rows = JSON.stringify(items.map((item) => [item.fromId, item.toId, item.amount]));
   await (isPostgres(db)
     ? sql`
@@ -159,7 +160,7 @@ export async function releaseItem(db: Db, itemId: number, workerId: string): Pro
   });
 }
 
-/** Runs cancelJob again for those of `jobIds` that were cancelled, for items handed back since. */
+/** Runs cancelUnstartedItems again for those of `jobIds` that were cancelled, for items handed back since. */
 async function cancelPendingItemsOfCancelledJobs(trx: Db, jobIds: number[]): Promise<void> {
   if (jobIds.length === 0) return;
   const cancelled = await trx
@@ -169,15 +170,15 @@ async function cancelPendingItemsOfCancelledJobs(trx: Db, jobIds: number[]): Pro
     .where('cancel_requested', '=', 1)
     .where('status', 'in', ['QUEUED', 'RUNNING'])
     .execute();
-  for (const { id } of cancelled) await cancelJob(trx, id);
+  for (const { id } of cancelled) await cancelUnstartedItems(trx, id);
 }
 
 /**
- * Cancels every item not yet started, in the caller's transaction. The job's row is locked first,
+ * Cancels every item of a job not yet started, in the caller's transaction. The job's row is locked first,
  * so a worker finishing an item of it waits, then sees the cancelled count. A finished job, or an
  * unknown id, is returned as it is (undefined for an unknown id).
  */
-export async function cancelJob(trx: Db, jobId: number): Promise<JobRow | undefined> {
+export async function cancelUnstartedItems(trx: Db, jobId: number): Promise<JobRow | undefined> {
   const job = await trx
     .updateTable('jobs')
     .set({ cancel_requested: 1 })

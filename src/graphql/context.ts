@@ -1,19 +1,14 @@
 import type { YogaInitialContext } from 'graphql-yoga';
-import type { QueueConfig } from '../config.js';
+import type { Bank } from '../bank/bank.js';
 import type { Db } from '../db/database.js';
-import { createLoaders, type Loaders } from './loaders.js';
-import type { Locks } from '../locks/lock.js';
-import type { JobEvents } from '../queue/job-events.js';
 import type { JobWatchers } from '../queue/job-watchers.js';
-import type { TransferQueue } from '../queue/transfer-queue.js';
+import { createLoaders, type Loaders } from './loaders.js';
 
 /** The long-lived parts, made once by createApp. */
 export type Deps = {
+  /** For reads; every change of shared state goes through the bank. */
   db: Db;
-  locks: Locks;
-  queue: TransferQueue;
-  jobEvents: JobEvents;
-  queueConfig: QueueConfig;
+  bank: Bank;
   /** The jobProgress streams, one reader per watched job; the app closes them when it shuts down. */
   jobWatchers: JobWatchers;
 };
@@ -28,12 +23,4 @@ export type Context = YogaInitialContext & AppContext;
  * Spelled out rather than `{ ...deps, loaders }`: V8 copies a spread followed by another property on
  * its slow path, 1.5 µs per request against 0.03 µs for this literal (docs/performance.md).
  */
-export const createContext = ({ db, locks, queue, jobEvents, queueConfig, jobWatchers }: Deps): AppContext => ({
-  db,
-  locks,
-  queue,
-  jobEvents,
-  queueConfig,
-  jobWatchers,
-  loaders: createLoaders(db),
-});
+export const createContext = ({ db, bank, jobWatchers }: Deps): AppContext => ({ db, bank, jobWatchers, loaders: createLoaders(db) });

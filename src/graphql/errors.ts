@@ -1,54 +1,39 @@
 import { GraphQLError } from 'graphql';
+import { isDatabaseBusy, isDatabaseUnavailable } from '../db/unavailable.js';
+import { CodedError } from '../errors.js';
 
-// Expected failures. Each carries `extensions.code`, so that clients can branch on it, and passes
-// through Yoga's error masking (a GraphQLError is shown as is; anything else becomes "Unexpected error.").
+// The errors clients see. Each carries `extensions.code`, so that clients can branch on it, and
+// passes through Yoga's error masking as it is (a GraphQLError is shown; anything else becomes
+// "Unexpected error."). The bank, the locks and the database raise plain CodedErrors, which
+// toClientError turns into GraphQL errors here, at the edge, in one place.
 
-/** An argument is malformed or out of its allowed range. */
+/**
+ * What a client is told of an error raised while its operation ran: a CodedError becomes a GraphQL
+ * error with its code and details, where the original was raised (path, locations); a lost
+ * database or a busy pool gets a code that says "retry", not "bug"; anything else is undefined,
+ * for Yoga to mask as "Unexpected error.". Yoga's maskError calls it for every error of a result.
+ */
+export function toClientError(error: unknown): GraphQLError | undefined {
+  const located = error instanceof GraphQLError ? error : undefined;
+  const original = located ? located.originalError : error;
+  if (original instanceof CodedError) {
+    return new GraphQLError(original.message, {
+      nodes: located?.nodes,
+      source: located?.source,
+      positions: located?.positions,
+      path: located?.path,
+      extensions: { code: original.code, ...original.details },
+    });
+  }
+  if (isDatabaseUnavailable(error)) return new DatabaseUnavailableError();
+  if (isDatabaseBusy(error)) return new DatabaseBusyError();
+  return undefined;
+}
+
+/** An argument the GraphQL layer itself refuses (src/graphql/limits/text-arguments.ts): not text, or too long. */
 export class BadUserInputError extends GraphQLError {
   constructor(message: string, extensions: Record<string, unknown> = {}) {
     super(message, { extensions: { ...extensions, code: 'BAD_USER_INPUT' } });
-  }
-}
-
-/** A thing named by the request does not exist. */
-export class NotFoundError extends GraphQLError {
-  constructor(what: string, id: string) {
-    super(`${what} "${id}" was not found.`, { extensions: { code: 'NOT_FOUND', id } });
-  }
-}
-
-export class InsufficientFundsError extends GraphQLError {
-  constructor({ accountId, balance, amount }: { accountId: string; balance: number; amount: number }) {
-    super(`Account "${accountId}" has a balance of ${balance}, less than the ${amount} requested.`, {
-      extensions: { code: 'INSUFFICIENT_FUNDS', accountId, balance, amount },
-    });
-  }
-}
-
-/** A lock was not granted within LOCK_TIMEOUT_MS; nothing was changed. */
-export class LockTimeoutError extends GraphQLError {
-  constructor(timeoutMs: number) {
-    super(`The operation waited ${timeoutMs} ms for a lock without getting it; nothing was changed. Try again.`, {
-      extensions: { code: 'LOCK_TIMEOUT' },
-    });
-  }
-}
-
-/** The queue is at QUEUE_MAX_PENDING; nothing was enqueued. */
-export class QueueFullError extends GraphQLError {
-  constructor({ active, adding, max }: { active: number; adding: number; max: number }) {
-    super(`The queue holds ${active} items waiting or running; ${adding} more would pass its bound of ${max}. Nothing was enqueued; try again later.`, {
-      extensions: { code: 'QUEUE_FULL', active, adding, max },
-    });
-  }
-}
-
-/** The process holds MAX_SUBSCRIPTIONS open subscriptions; this one was not started. */
-export class TooManySubscriptionsError extends GraphQLError {
-  constructor(max: number) {
-    super(`This server has ${max} subscriptions open, as many as it allows; try again when one has ended.`, {
-      extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', max },
-    });
   }
 }
 
@@ -81,25 +66,6 @@ export class DatabaseBusyError extends GraphQLError {
 export class QueryTooComplexError extends GraphQLError {
   constructor(message: string, limit: string) {
     super(message, { extensions: { code: 'QUERY_TOO_COMPLEX', limit, http: { spec: true, status: 400 } } });
-  }
-}
-
-/**
- * Checks that an integer argument is within [min, max]; the message names the argument and the
- * range, so that a client can fix the request without reading the docs. `extensions` adds to the
- * error's (submitTransfers gives the index of the bad item).
- */
-export function assertInRange(argument: string, value: number, min: number, max: number, extensions: Record<string, unknown> = {}): void {
-  if (value < min || value > max) {
-    throw new BadUserInputError(`${argument} must be between ${min} and ${max}; got ${value}.`, { ...extensions, argument, min, max });
-  }
-}
-
-/** Checks a string argument's length in characters (code points). */
-export function assertLength(argument: string, value: string, min: number, max: number): void {
-  const length = [...value].length;
-  if (length < min || length > max) {
-    throw new BadUserInputError(`${argument} must be ${min} to ${max} characters long; got ${length}.`, { argument, min, max });
   }
 }
 

@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
-import { findAccountsByIds, findRecentTransfersForAccounts, parseAccountId } from '../db/accounts.js';
+import { parseId } from '../bank/ids.js';
+import { findAccountsByIds, findRecentTransfersForAccounts } from '../db/accounts.js';
 import { findCountersByNames } from '../db/counters.js';
 import type { AccountRow, Db, JobRow, TransferRow } from '../db/database.js';
 import { findJobsByIds } from '../db/jobs.js';
@@ -74,7 +75,7 @@ function inKeyOrder<K, R>(keys: readonly K[], rows: R[], keyOf: (row: R) => K): 
 }
 
 async function loadAccounts(db: Db, ids: readonly string[]): Promise<(AccountRow | null)[]> {
-  const numericIds = ids.map(parseAccountId);
+  const numericIds = ids.map(parseId);
   const rows = await findAccountsByIds(db, numericIds.filter((id): id is number => id !== null));
   return inKeyOrder(numericIds, rows, (row) => row.id);
 }

@@ -1,4 +1,4 @@
-import { LockTimeoutError } from '../graphql/errors.js';
+import { LockTimeoutError } from './errors.js';
 
 /**
  * Waits for `acquiring` (a mutex's or a semaphore's acquire), at most until `deadline` (then

@@ -1,6 +1,6 @@
 import type { Db, JobRow } from '../db/database.js';
 import { findJobsByIds } from '../db/jobs.js';
-import { NotFoundError } from '../graphql/errors.js';
+import { NotFoundError } from '../bank/errors.js';
 import type { EventBudget } from '../subscriptions/event-budget.js';
 import type { JobEvents } from './job-events.js';
 

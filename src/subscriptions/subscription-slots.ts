@@ -1,10 +1,17 @@
-import { TooManySubscriptionsError } from '../graphql/errors.js';
+import { CodedError } from '../errors.js';
+
+/** The process holds MAX_SUBSCRIPTIONS open subscriptions; this one was not started. */
+export class TooManySubscriptionsError extends CodedError {
+  constructor(max: number) {
+    super('TOO_MANY_SUBSCRIPTIONS', `This server has ${max} subscriptions open, as many as it allows; try again when one has ended.`, { max });
+  }
+}
 
 /**
  * The subscriptions this process may hold open at once (MAX_SUBSCRIPTIONS), whatever carries them:
  * each open stream holds a slot, and gives it back when it ends, however it ends. One object per
  * app, so that every transport (Server-Sent Events today, a WebSocket one later) counts against the
- * same bound: see use-subscription-slots.ts for how a stream takes and returns its slot.
+ * same bound: see src/graphql/plugins/subscription-slots.ts for how a stream takes and returns its slot.
  */
 export class SubscriptionSlots {
   #open = 0;

@@ -1,7 +1,12 @@
 import type { Db } from '../../src/db/database.js';
 import type { Locks } from '../../src/locks/lock.js';
 
-/** A lock that locks nothing: the suites run with it to show that the real lock is what keeps them green. */
+/**
+ * A lock that locks nothing, and runs the work outside any transaction: the suites run with it to
+ * show that the real locks are what keep them green. (On SQLite a transaction alone would keep
+ * them green too, since its one writer runs one transaction at a time: that is part of what the
+ * locks are there.)
+ */
 export const noLocks = (_configured: Locks, db: Db): Locks => ({
   withLocks: (_keys, work) => work(db),
 });

@@ -21,6 +21,7 @@ import {
 import type { Plugin } from 'graphql-yoga';
 import type { LimitsConfig } from '../../config.js';
 import { QueryTooComplexError } from '../errors.js';
+import { listSizeOf } from '../schema/list-size.js';
 import { introspectionFieldSize } from './introspection-sizes.js';
 
 /**
@@ -29,9 +30,9 @@ import { introspectionFieldSize } from './introspection-sizes.js';
  *   cost = Σ over every field that returns an object or a list of objects:
  *            (the number of objects it returns) × (the number of times it is resolved)
  *
- * Leaves (scalars, enums, `__typename`) cost nothing. A list field returns as many objects as its
- * size argument says: the length of `ids`, or the value of `last` or `limit` (its default when left
- * out); any other list counts DEFAULT_LIST_SIZE. For example
+ * Leaves (scalars, enums, `__typename`) cost nothing. A list field returns as many objects as the
+ * argument its declaration names says (src/graphql/schema/list-size.ts: `sizedBy('ids')` on
+ * `accounts`): the length of a list, the value of an Int, its default when left out. For example
  *
  *   accounts(ids: [100 ids]) { transfers(last: 10) { from { name } to { name } } }
  *   = 100 accounts + 100 × 10 transfers + 100 × 10 × 2 accounts = 3,100
@@ -56,12 +57,11 @@ import { introspectionFieldSize } from './introspection-sizes.js';
  * cost that depends on the variables would then refuse every later request of the same text,
  * whatever its variables (a bug this plugin had, caught by test/limits.test.ts).
  */
-export const DEFAULT_LIST_SIZE = 10;
-const SIZE_ARGUMENTS = ['ids', 'last', 'limit'];
 
 type Costs = { cost: number; introspectionCost: number };
 
 export function useCostLimit({ maxCost, maxIntrospectionCost }: Pick<LimitsConfig, 'maxCost' | 'maxIntrospectionCost'>): Plugin {
+  const checkedSchemas = new WeakSet<GraphQLSchema>();
   // The parse cache hands back the same DocumentNode for the same query text, so the cost of a
   // document whose list sizes are all literals is computed once. Keyed weakly by the document: an
   // entry lives as long as the parse cache (bounded in bytes, src/graphql/plugins/parse-cache.ts) keeps it.
@@ -86,7 +86,34 @@ export function useCostLimit({ maxCost, maxIntrospectionCost }: Pick<LimitsConfi
           : undefined;
     if (refusal) setResultAndStopExecution({ errors: [refusal] });
   };
-  return { onExecute: refuseTooCostly, onSubscribe: refuseTooCostly };
+  return {
+    // A list of objects without a declared size would cost as if it returned one object: refuse
+    // to serve such a schema at all, rather than under-count it.
+    onSchemaChange({ schema }) {
+      if (checkedSchemas.has(schema)) return;
+      assertListSizesDeclared(schema);
+      checkedSchemas.add(schema);
+    },
+    onExecute: refuseTooCostly,
+    onSubscribe: refuseTooCostly,
+  };
+}
+
+/**
+ * Throws unless every field of the schema that returns a list of objects declares its size
+ * (sizedBy), naming one of its own arguments: renaming the argument without the declaration, or
+ * adding a list without one, then fails at start, not by counting a thousand objects as one.
+ */
+export function assertListSizesDeclared(schema: GraphQLSchema): void {
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (isIntrospectionType(type) || !('getFields' in type) || !isCompositeType(type)) continue;
+    for (const field of Object.values(type.getFields())) {
+      if (!('args' in field) || !isListType(getNullableType(field.type)) || !isCompositeType(getNamedType(field.type))) continue;
+      const size = listSizeOf(field.extensions);
+      if (!size) throw new Error(`${type.name}.${field.name} returns a list of objects but declares no size for the cost limit: add extensions: sizedBy('<argument>')`);
+      if (!field.args.some((arg) => arg.name === size.argument)) throw new Error(`${type.name}.${field.name} declares its size by the argument "${size.argument}", which it does not have`);
+    }
+  }
 }
 
 /**
@@ -177,20 +204,21 @@ function typeCondition(schema: GraphQLSchema, name: string | undefined): GraphQL
   return type && isCompositeType(type) ? type : undefined;
 }
 
-/** The size a list field asks for: the length of `ids` or the value of `last`, else the default. */
+/**
+ * The size a list field asks for, by the argument its declaration names: the length of a list, the
+ * value of an Int, the argument's default when it is left out (a variable left out or null too).
+ */
 function listSize(node: FieldNode, field: GraphQLField<unknown, unknown>, variables: Record<string, unknown>, sizes: { readVariables: boolean }): number {
-  for (const name of SIZE_ARGUMENTS) {
-    const definition = field.args.find((arg) => arg.name === name);
-    if (!definition) continue;
-    const argument = node.arguments?.find((arg) => arg.name.value === name);
-    if (argument?.value.kind === Kind.VARIABLE) sizes.readVariables = true;
-    const given = argument ? (argument.value.kind === Kind.VARIABLE ? variables[argument.value.name.value] : literalValue(argument.value)) : undefined;
-    // A variable left out (or null) leaves the argument's default in force.
-    const value = given ?? definition.defaultValue;
-    if (Array.isArray(value)) return value.length;
-    if (typeof value === 'number' && value >= 0) return value;
-  }
-  return DEFAULT_LIST_SIZE;
+  const name = listSizeOf(field.extensions)?.argument;
+  const definition = name === undefined ? undefined : field.args.find((arg) => arg.name === name);
+  if (!definition) return 1;
+  const argument = node.arguments?.find((arg) => arg.name.value === name);
+  if (argument?.value.kind === Kind.VARIABLE) sizes.readVariables = true;
+  const given = argument ? (argument.value.kind === Kind.VARIABLE ? variables[argument.value.name.value] : literalValue(argument.value)) : undefined;
+  const value = given ?? definition.defaultValue;
+  if (Array.isArray(value)) return value.length;
+  if (typeof value === 'number' && value >= 0) return value;
+  return 1;
 }
 
 /** A literal's plain value, enough to size a list: lists keep their length, ints their value. */

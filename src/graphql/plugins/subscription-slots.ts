@@ -1,6 +1,7 @@
-import type { ExecutionResult, GraphQLError } from 'graphql';
+import type { ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { SubscriptionSlots } from '../../subscriptions/subscription-slots.js';
+import { toClientError } from '../errors.js';
 
 type Stream = AsyncIterable<ExecutionResult>;
 
@@ -52,7 +53,9 @@ function holdingSlot(slots: SubscriptionSlots, stream: Stream): AsyncIterableIte
           end();
           // The operation's own stream was never read: let it close whatever it opened lazily.
           await stream[Symbol.asyncIterator]().return?.();
-          return { done: false, value: { errors: [error as GraphQLError] } };
+          const refusal = toClientError(error);
+          if (!refusal) throw error;
+          return { done: false, value: { errors: [refusal] } };
         }
         state = 'open';
         iterator = stream[Symbol.asyncIterator]();

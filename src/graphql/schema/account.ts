@@ -1,5 +1,6 @@
-import { assertInRange } from '../errors.js';
+import { assertInRange } from '../../bank/input.js';
 import { builder } from './builder.js';
+import { sizedBy } from './list-size.js';
 
 export const MAX_IDS = 1000;
 export const MAX_LAST = 100;
@@ -15,6 +16,7 @@ builder.objectType('Account', {
       description:
         "The account's most recent transfers, in or out, newest first (in the order they were committed). The transfers of every account in one operation are read in one SQL statement.",
       args: { last: t.arg.int({ defaultValue: 10, description: `How many transfers to return: 1 to ${MAX_LAST}.` }) },
+      extensions: sizedBy('last'),
       resolve: (account, { last }, ctx) => {
         assertInRange('last', last, 1, MAX_LAST);
         return ctx.loaders.recentTransfers.load({ accountId: account.id, last });
@@ -36,6 +38,7 @@ builder.queryFields((t) => ({
     nullable: { list: false, items: true },
     description: `Accounts by id, in the order of \`ids\`, with null in place of an id that names no account. Duplicates are allowed. One SQL statement whatever the number of ids.`,
     args: { ids: t.arg.idList({ description: `The account numbers: 1 to ${MAX_IDS} of them.` }) },
+    extensions: sizedBy('ids'),
     resolve: async (_, { ids }, ctx) => {
       assertInRange('ids (count)', ids.length, 1, MAX_IDS);
       // One promise for the whole list, not one per id: graphql-js then completes the list

@@ -1,7 +1,7 @@
 import SchemaBuilder from '@pothos/core';
 import type { Context } from '../context.js';
 import type { AccountRow, JobItemRow, JobRow, TransferRow } from '../../db/database.js';
-import type { TransferRequest } from '../../db/jobs.js';
+import type { TransferRequest } from '../../bank/transfers.js';
 
 export type CounterShape = { name: string; value: number };
 export type JobItemErrorShape = { code: string; message: string };

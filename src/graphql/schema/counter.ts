@@ -1,13 +1,5 @@
-import { setTimeout } from 'node:timers/promises';
-import { readCounter, writeCounter } from '../../db/counters.js';
-import { assertInRange, assertLength, BadUserInputError } from '../errors.js';
+import { checkCounterName, MAX_NAME_LENGTH, MAX_STEP, MAX_WORK_MS } from '../../bank/counters.js';
 import { builder } from './builder.js';
-
-const MAX_NAME_LENGTH = 100;
-const MAX_STEP = 1_000_000;
-const MAX_WORK_MS = 5000;
-const INT_MIN = -2_147_483_648;
-const INT_MAX = 2_147_483_647;
 
 builder.objectType('Counter', {
   description: 'A named integer that many clients increment at once without losing an update.',
@@ -23,7 +15,7 @@ builder.queryField('counter', (t) =>
     description: 'Reads a counter. Every counter exists: one never incremented reads 0.',
     args: { name: t.arg.string({ description: `The counter's name: 1 to ${MAX_NAME_LENGTH} characters.` }) },
     resolve: async (_, { name }, ctx) => {
-      assertLength('name', name, 1, MAX_NAME_LENGTH);
+      checkCounterName(name);
       return { name, value: await ctx.loaders.counter.load(name) };
     },
   }),
@@ -42,26 +34,6 @@ builder.mutationField('increment', (t) =>
         description: `Simulated work inside the critical section, in milliseconds (0 to ${MAX_WORK_MS}): it makes the race that the mutex prevents visible.`,
       }),
     },
-    resolve: async (_, { name, by, workMs }, ctx) => {
-      assertLength('name', name, 1, MAX_NAME_LENGTH);
-      assertInRange('by', by, -MAX_STEP, MAX_STEP);
-      assertInRange('workMs', workMs, 0, MAX_WORK_MS);
-      return ctx.locks.withLocks(
-        [`counter:${name}`],
-        async (db) => {
-          const value = (await readCounter(db, name)) + by;
-          // Once the lock is held the increment completes, even if the client leaves meanwhile.
-          if (workMs > 0) await setTimeout(workMs);
-          if (value < INT_MIN || value > INT_MAX) {
-            throw new BadUserInputError(`by: adding ${by} would take counter "${name}" outside the 32-bit Int range (${INT_MIN} to ${INT_MAX}).`, {
-              argument: 'by',
-            });
-          }
-          await writeCounter(db, name, value);
-          return { name, value };
-        },
-        { signal: ctx.request.signal },
-      );
-    },
+    resolve: (_, args, ctx) => ctx.bank.increment(args, { signal: ctx.request.signal }),
   }),
 );

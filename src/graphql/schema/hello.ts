@@ -1,5 +1,5 @@
 import { setTimeout } from 'node:timers/promises';
-import { assertInRange } from '../errors.js';
+import { assertInRange } from '../../bank/input.js';
 import { builder } from './builder.js';
 
 export const MAX_DELAY_MS = 10_000;

@@ -1,18 +1,18 @@
-import { createHash } from 'node:crypto';
 import type { GraphQLResolveInfo } from 'graphql';
+import { NotFoundError } from '../../bank/errors.js';
+import { parseId } from '../../bank/ids.js';
+import { assertInRange } from '../../bank/input.js';
+import { MAX_IDEMPOTENCY_KEY_LENGTH, MAX_ITEMS } from '../../bank/jobs.js';
+import { MAX_AMOUNT } from '../../bank/transfers.js';
 import type { JobRow } from '../../db/database.js';
-import { parseId } from '../../db/ids.js';
-import { cancelJob, countActiveItems, findJobByIdempotencyKey, findJobItems, insertJob, type TransferRequest } from '../../db/jobs.js';
-import { inTransaction } from '../../db/transaction.js';
-import { assertInRange, assertLength, BadUserInputError, NotFoundError, QueueFullError } from '../errors.js';
-import type { Context } from '../context.js';
-import { createLoaders } from '../loaders.js';
+import { findJobItems } from '../../db/jobs.js';
 import { PROGRESS_INTERVAL_MS } from '../../queue/job-watchers.js';
+import type { Context } from '../context.js';
 import { eventWeight } from '../event-weight.js';
+import { createLoaders } from '../loaders.js';
 import { builder } from './builder.js';
-import { MAX_AMOUNT } from './transfer.js';
+import { sizedBy } from './list-size.js';
 
-export const MAX_ITEMS = 10_000;
 const MAX_ITEMS_PAGE = 1_000;
 
 const JobStatus = builder.enumType('JobStatus', {
@@ -100,11 +100,12 @@ builder.objectType('Job', {
       type: ['JobItem'],
       description: 'The items, by index.',
       args: {
-        offset: t.arg.int({ defaultValue: 0, description: 'The index of the first item to return: 0 or more.' }),
+        offset: t.arg.int({ defaultValue: 0, description: `The index of the first item to return: 0 to ${MAX_ITEMS}.` }),
         limit: t.arg.int({ defaultValue: 100, description: `How many items to return: 1 to ${MAX_ITEMS_PAGE}.` }),
       },
+      extensions: sizedBy('limit'),
       resolve: (job, { offset, limit }, ctx) => {
-        assertInRange('offset', offset, 0, MAX_AMOUNT);
+        assertInRange('offset', offset, 0, MAX_ITEMS);
         assertInRange('limit', limit, 1, MAX_ITEMS_PAGE);
         return findJobItems(ctx.db, job.id, offset, limit);
       },
@@ -140,51 +141,18 @@ builder.mutationFields((t) => ({
       items: t.arg({ type: [TransferInput], description: `The transfers: 1 to ${MAX_ITEMS} of them.` }),
       idempotencyKey: t.arg.string({
         required: false,
-        description: 'Any string of 1 to 200 characters. Submitting the same key with the same items again returns the first job instead of a second one; with different items it is BAD_USER_INPUT.',
+        description: `Any string of 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters. Submitting the same key with the same items again returns the first job instead of a second one; with different items it is BAD_USER_INPUT.`,
       }),
     },
-    resolve: async (_, { items, idempotencyKey }, ctx) => {
-      const requests = validateItems(items);
-      if (idempotencyKey != null) assertLength('idempotencyKey', idempotencyKey, 1, 200);
-      const itemsHash = createHash('sha256').update(JSON.stringify(requests.map((item) => [item.fromId, item.toId, item.amount]))).digest('hex');
-
-      // One submission at a time: the bound and the idempotency key are checked and the job stored
-      // without another submission slipping in between (on every replica, with PostgreSQL).
-      const { job, created } = await ctx.locks.withLocks(
-        ['queue:submit'],
-        (db) =>
-          inTransaction(db, async (trx) => {
-            const existing = idempotencyKey == null ? undefined : await findJobByIdempotencyKey(trx, idempotencyKey);
-            if (existing) {
-              if (existing.items_hash !== itemsHash) {
-                throw new BadUserInputError(`idempotencyKey "${idempotencyKey}" was already used for job ${existing.id} with different items.`, { argument: 'idempotencyKey' });
-              }
-              return { job: existing, created: false };
-            }
-            const active = await countActiveItems(trx);
-            if (active + requests.length > ctx.queueConfig.maxPending) {
-              throw new QueueFullError({ active, adding: requests.length, max: ctx.queueConfig.maxPending });
-            }
-            return { job: await insertJob(trx, { items: requests, idempotencyKey: idempotencyKey ?? null, itemsHash }), created: true };
-          }),
-        { signal: ctx.request.signal },
-      );
-      if (created) ctx.queue.notifyWorkAdded();
-      return job;
-    },
+    resolve: (_, { items, idempotencyKey }, ctx) =>
+      ctx.bank.submitJob({ items: items.map(({ fromId, toId, amount }) => ({ fromId: String(fromId), toId: String(toId), amount })), idempotencyKey }, { signal: ctx.request.signal }),
   }),
   cancelJob: t.field({
     type: 'Job',
     description:
       'Cancels every item not yet started, at once: none starts after this returns. Items already running finish and count; the job becomes CANCELLED when they have. A finished job is returned unchanged; an unknown id is NOT_FOUND.',
     args: { id: t.arg.id({ description: 'The job number.' }) },
-    resolve: async (_, { id }, ctx) => {
-      const jobId = parseId(String(id));
-      const job = jobId === null ? undefined : await inTransaction(ctx.db, (trx) => cancelJob(trx, jobId));
-      if (!job) throw new NotFoundError('Job', String(id));
-      ctx.jobEvents.publishJobChanged(job.id);
-      return job;
-    },
+    resolve: (_, { id }, ctx) => ctx.bank.cancelJob(String(id)),
   }),
 }));
 
@@ -197,19 +165,6 @@ builder.subscriptionField('jobProgress', (t) =>
     resolve: (job) => job,
   }),
 );
-
-/** Checks every item up front; the first bad one refuses the whole submission. */
-function validateItems(items: readonly { fromId: string | number; toId: string | number; amount: number }[]): TransferRequest[] {
-  assertInRange('items (count)', items.length, 1, MAX_ITEMS);
-  return items.map((item, index) => {
-    const [fromId, toId] = [String(item.fromId), String(item.toId)];
-    assertInRange(`items[${index}].amount`, item.amount, 1, MAX_AMOUNT, { index });
-    if (fromId === toId) {
-      throw new BadUserInputError(`items[${index}].toId must name another account than items[${index}].fromId.`, { index, argument: `items[${index}].toId` });
-    }
-    return { fromId, toId, amount: item.amount };
-  });
-}
 
 /**
  * The job now, then each change of status, done or failed, from the process's one reader of the job

@@ -1,9 +1,6 @@
-import { accountLockKeys, applyTransfer, parseTransferAccounts } from '../../db/transfers.js';
+import { MAX_AMOUNT } from '../../bank/transfers.js';
 import type { Loaders } from '../loaders.js';
-import { assertInRange, BadUserInputError } from '../errors.js';
 import { builder } from './builder.js';
-
-export const MAX_AMOUNT = 2_147_483_647;
 
 builder.objectType('Transfer', {
   description: 'Money moved from one account to another, recorded in the same transaction as the two balance changes.',
@@ -42,17 +39,11 @@ builder.mutationField('transfer', (t) =>
       amount: t.arg.int({ description: `How much to move: 1 to ${MAX_AMOUNT}.` }),
     },
     resolve: async (_, args, ctx) => {
-      const [fromKey, toKey] = [String(args.fromId), String(args.toId)];
-      assertInRange('amount', args.amount, 1, MAX_AMOUNT);
-      if (fromKey === toKey) throw new BadUserInputError('fromId and toId must name two different accounts.', { argument: 'toId' });
-      const accounts = parseTransferAccounts(fromKey, toKey);
-
-      const result = await ctx.locks.withLocks(accountLockKeys(accounts), (db) => applyTransfer(db, { ...accounts, amount: args.amount }), {
-        signal: ctx.request.signal,
-      });
+      const request = { fromId: String(args.fromId), toId: String(args.toId), amount: args.amount };
+      const result = await ctx.bank.transfer(request, { signal: ctx.request.signal });
       // This request's loaders may hold balances from before the write: replace them with the
       // balances this transaction wrote, so `from { balance }` shows the state right after it.
-      ctx.loaders.account.clear(fromKey).prime(fromKey, result.from).clear(toKey).prime(toKey, result.to);
+      ctx.loaders.account.clear(request.fromId).prime(request.fromId, result.from).clear(request.toId).prime(request.toId, result.to);
       ctx.loaders.recentTransfers.clearAll();
       return result.transfer;
     },

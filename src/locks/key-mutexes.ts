@@ -1,30 +1,27 @@
 import { Mutex } from 'async-mutex';
-import type { Db } from '../db/database.js';
 import { acquireBefore } from './deadline.js';
-import type { Locks } from './lock.js';
 
 type Entry = { mutex: Mutex; users: number };
 type Release = () => void;
 
 /**
- * In-process locks: one async-mutex Mutex per key, created on first use and dropped when nobody holds
- * or waits for it, so a million distinct counter names do not keep a million mutexes alive.
- * Waiters queue in memory in FIFO order; none of them polls or holds a database connection.
+ * Mutual exclusion over named keys within one process: one async-mutex Mutex per key, created on
+ * first use and dropped when nobody holds or waits for it, so a million distinct counter names do
+ * not keep a million mutexes alive. Waiters queue in memory in FIFO order; none of them polls or
+ * holds a database connection. Knows nothing of the database: Locks (transaction-locks.ts) puts a
+ * transaction behind it.
  */
-export class MemoryLocks implements Locks {
+export class KeyMutexes {
   readonly #entries = new Map<string, Entry>();
 
-  constructor(
-    private readonly db: Db,
-    readonly timeoutMs: number,
-  ) {}
+  constructor(private readonly timeoutMs: number) {}
 
-  withLocks<T>(keys: readonly string[], work: (db: Db) => Promise<T>, options: { signal?: AbortSignal } = {}): Promise<T> {
-    return this.withLocksUntil(Date.now() + this.timeoutMs, keys, () => work(this.db), options);
-  }
-
-  /** withLocks with an absolute deadline, so that a caller can spend what is left of it on more locks. */
-  async withLocksUntil<T>(deadline: number, keys: readonly string[], work: () => Promise<T>, { signal }: { signal?: AbortSignal } = {}): Promise<T> {
+  /**
+   * Runs `work` while holding the mutex of every key, taken in sorted order so that two callers
+   * naming the same keys in another order cannot deadlock. Waits until `deadline` at most (then
+   * LOCK_TIMEOUT), or until `signal` aborts (then its reason), having run nothing.
+   */
+  async withKeys<T>(keys: readonly string[], deadline: number, signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
     const releases: Release[] = [];
     try {
       for (const key of [...new Set(keys)].sort()) releases.push(await this.#acquire(key, deadline, signal));

@@ -1,25 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
-import type { Db, JobItemRow } from '../db/database.js';
-import {
-  claimNextItem,
-  completeItem,
-  heartbeat,
-  lockOwnedItem,
-  markJobRunning,
-  recoverAbandonedItems,
-  releaseItem,
-  removeWorker,
-  type ItemOutcome,
-} from '../db/jobs.js';
-import { inTransaction } from '../db/transaction.js';
-import { accountLockKeys, applyTransfer, parseTransferAccounts } from '../db/transfers.js';
+import type { Db, JobItemRow, JobRow } from '../db/database.js';
+import { claimNextItem, heartbeat, markJobRunning, recoverAbandonedItems, releaseItem, removeWorker } from '../db/jobs.js';
 import { isDatabaseBusy, isDatabaseUnavailable } from '../db/unavailable.js';
-import { InsufficientFundsError, LockTimeoutError, NotFoundError } from '../graphql/errors.js';
-import type { Locks } from '../locks/lock.js';
+import { LockTimeoutError } from '../locks/errors.js';
 import type { JobEvents } from './job-events.js';
 
-export type QueueOptions = {
+export type WorkerPoolOptions = {
   /** Items this process runs at once (QUEUE_CONCURRENCY); 0: this process runs no workers. */
   concurrency: number;
   /** Simulated work per item, outside its locks and transaction (QUEUE_ITEM_WORK_MS). */
@@ -36,12 +23,20 @@ export type QueueOptions = {
 };
 
 /**
- * A fixed pool of async workers that take job items from the database and apply each as a transfer,
- * under the same account locks and in the same kind of transaction as the `transfer` mutation. The
- * item's outcome and its transfer are written in that one transaction, so an item is applied once
- * even if its process dies mid-way: its claim is voided and another worker runs it from the start.
+ * What a worker does with an item it has claimed: apply it and record its outcome, all in one
+ * transaction (src/bank/job-items.ts). Returns the job as the outcome left it, or undefined if the
+ * claim was voided meanwhile; throws when the item could not be run now (it is handed back).
  */
-export class TransferQueue {
+export type ItemHandler = (item: JobItemRow, workerId: string) => Promise<JobRow | undefined>;
+
+/**
+ * A fixed pool of async workers that take job items from the database, oldest first, and hand each
+ * to the item handler. Durable: claims live in the database, and a claim whose worker dies (its
+ * process killed) is voided (at the next start on SQLite; when its heartbeat goes stale on
+ * PostgreSQL), so another worker runs the item from the start. Idle workers sleep until a job is
+ * submitted, here or (by NOTIFY) on another replica, or until their poll.
+ */
+export class WorkerPool {
   readonly workerId = randomUUID();
   #stopping = false;
   /** Counts wake-ups, so that a worker woken while it was claiming does not go to sleep. */
@@ -59,9 +54,9 @@ export class TransferQueue {
 
   constructor(
     private readonly db: Db,
-    private readonly locks: Locks,
     private readonly events: JobEvents,
-    private readonly options: QueueOptions,
+    private readonly handle: ItemHandler,
+    private readonly options: WorkerPoolOptions,
   ) {}
 
   async start(): Promise<void> {
@@ -174,7 +169,7 @@ export class TransferQueue {
         this.#jobMarkedRunning = item.job_id;
       }
       if (this.options.itemWorkMs > 0) await sleep(this.options.itemWorkMs);
-      const job = await this.#apply(item);
+      const job = await this.handle(item, this.workerId);
       if (job) this.events.publishJobChanged(item.job_id);
     } catch (error) {
       // A lock not granted in time, the database away or its pool busy: the item is not lost, only
@@ -184,37 +179,4 @@ export class TransferQueue {
       await sleep(250);
     }
   }
-
-  /** Applies the item's transfer and records its outcome in one transaction; undefined if the claim was lost. */
-  #apply(item: JobItemRow) {
-    const record = (db: Db, outcome: (trx: Db) => Promise<ItemOutcome>) =>
-      inTransaction(db, async (trx) => {
-        if (!(await lockOwnedItem(trx, item.id, this.workerId))) return undefined;
-        return completeItem(trx, item, await outcome(trx));
-      });
-    let accounts: { fromId: number; toId: number };
-    try {
-      accounts = parseTransferAccounts(item.from_id, item.to_id);
-    } catch (error) {
-      // An id that cannot name an account: the item fails with NOT_FOUND, without taking a lock.
-      if (error instanceof NotFoundError) return record(this.db, async () => failure(error));
-      throw error;
-    }
-    return this.locks.withLocks(accountLockKeys(accounts), (db) =>
-      record(db, async (trx) => {
-        try {
-          const { transfer } = await applyTransfer(trx, { ...accounts, amount: item.amount });
-          return { transferId: transfer.id };
-        } catch (error) {
-          // Refused before anything was written: the item fails, the job goes on.
-          if (error instanceof NotFoundError || error instanceof InsufficientFundsError) return failure(error);
-          throw error;
-        }
-      }),
-    );
-  }
 }
-
-const failure = (error: NotFoundError | InsufficientFundsError): ItemOutcome => ({
-  error: { code: String(error.extensions.code), message: error.message },
-});
