@@ -1,22 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { DatabaseTarget } from './db/connect.js';
 
-/** Where the data lives: an SQLite file (a path, or ':memory:'), or a PostgreSQL server. */
-export type DatabaseConfig =
-  | { dialect: 'sqlite'; filename: string }
-  | {
-      dialect: 'postgres';
-      url: string;
-      /** Connections per process (DATABASE_POOL_SIZE). */
-      poolSize: number;
-      /**
-       * Of those, how many lock-holding work (increment, transfer, submitTransfers, the queue's
-       * workers) may hold at once (DATABASE_LOCK_CONNECTIONS); the rest stay for reads and /readiness.
-       */
-      lockConnections: number;
-      /** Shown in pg_stat_activity: the URL's application_name, or DEFAULT_APPLICATION_NAME. */
-      applicationName: string;
-    };
+/**
+ * Where the data lives (src/db/connect.ts), and on PostgreSQL the pool's share for lock holders:
+ * DATABASE_POOL_SIZE, the URL's application_name (or DEFAULT_APPLICATION_NAME), and of those
+ * connections how many lock-holding work (increment, transfer, submitTransfers, the queue's
+ * workers) may hold at once (DATABASE_LOCK_CONNECTIONS); the rest stay for reads and /readiness.
+ */
+export type DatabaseConfig = Extract<DatabaseTarget, { dialect: 'sqlite' }> | (Extract<DatabaseTarget, { dialect: 'postgres' }> & { lockConnections: number });
 
 /** The query limits of src/graphql/limits/: each refused with QUERY_TOO_COMPLEX when passed, but maxStringLength (BAD_USER_INPUT). */
 export type LimitsConfig = {
