@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import { createDb, createReadDb, type ConnectOptions } from './db/connect.js';
 import type { Db } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { createLogger, type Logger } from './observability/logger.js';
 import { createGraphQLServer, type GraphQLServer, type Yoga } from './graphql/yoga.js';
 import { createRequestListener, type AppRequestListener } from './http/request-listener.js';
 import type { Locks } from './locks/lock.js';
@@ -50,7 +51,9 @@ export type AppOptions = ConnectOptions & {
    * to show that the real one is what keeps the guarantees.
    */
   locks?: (configured: Locks, db: Db) => Locks;
-  /** Yoga's logging; tests turn it off. */
+  /** Where the app logs; by default a pino logger at LOG_LEVEL on stdout. */
+  logger?: Logger;
+  /** false: nothing logged (tests that do not read the log). */
   logging?: boolean;
   /** More Yoga plugins, after ours; tests observe requests with them. */
   plugins?: Plugin[];
@@ -58,6 +61,7 @@ export type AppOptions = ConnectOptions & {
 
 /** Opens and migrates the database, and builds the bank, the queue and the GraphQL server. Never listens: see main.ts. */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const logger = options.logger ?? createLogger({ level: options.logging === false ? 'silent' : config.observability.logLevel });
   const db = createDb(config.database, options);
   try {
     await migrateToLatest(db);
@@ -93,7 +97,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     deps: { db: readDb, bank, jobWatchers },
     readinessDb: readDb,
     subscriptionSlots,
-    logging: options.logging ?? true,
+    logger,
     plugins: options.plugins,
   });
   const { yoga } = graphql;

@@ -62,7 +62,25 @@ export type Config = Readonly<{
   documents: Readonly<DocumentsConfig>;
   queue: Readonly<QueueConfig>;
   subscriptions: Readonly<SubscriptionsConfig>;
+  observability: Readonly<ObservabilityConfig>;
 }>;
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** What the server says about itself: logs, metrics, traces (src/observability/). */
+export type ObservabilityConfig = {
+  /** The least severe log lines written (LOG_LEVEL). */
+  logLevel: LogLevel;
+  /** Whether GET /metrics serves Prometheus metrics (METRICS). */
+  metrics: boolean;
+  /** Serves /metrics on this port rather than the API's, so that it need not be public (METRICS_PORT); undefined: the API's. */
+  metricsPort: number | undefined;
+  /** Where spans are sent over OTLP/HTTP (OTEL_EXPORTER_OTLP_ENDPOINT); undefined: no tracing, nothing loaded. */
+  otlpEndpoint: string | undefined;
+  /** The service's name in the traces (OTEL_SERVICE_NAME). */
+  serviceName: string;
+};
 
 /** Bounds on what one process's HTTP server holds for its clients (src/http/server.ts, src/http/). */
 export type HttpConfig = {
@@ -200,7 +218,35 @@ export function loadConfig(env: Env = process.env): Config {
       maxOpen: readInt(env, 'MAX_SUBSCRIPTIONS', defaultSubscriptions.maxOpen, 1, 1_000_000),
       eventsPerSecond: readInt(env, 'SUBSCRIPTION_EVENTS_PER_SECOND', defaultSubscriptions.eventsPerSecond, 1, 10_000_000),
     }),
+    observability: Object.freeze(readObservabilityConfig(env)),
   });
+}
+
+export const DEFAULT_SERVICE_NAME = 'graphql-async-server';
+
+export const defaultObservability: ObservabilityConfig = {
+  logLevel: 'info',
+  metrics: true,
+  metricsPort: undefined,
+  otlpEndpoint: undefined,
+  serviceName: DEFAULT_SERVICE_NAME,
+};
+
+function readObservabilityConfig(env: Env): ObservabilityConfig {
+  const logLevel = (env.LOG_LEVEL?.trim().toLowerCase() || 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}; got "${env.LOG_LEVEL}".`);
+  const metricsPort = env.METRICS_PORT?.trim() ? readInt(env, 'METRICS_PORT', 0, 0, 65_535) : undefined;
+  const otlpEndpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || undefined;
+  if (otlpEndpoint !== undefined && !URL.canParse(otlpEndpoint)) {
+    throw new ConfigError(`OTEL_EXPORTER_OTLP_ENDPOINT must be a URL, such as http://127.0.0.1:4318; got "${otlpEndpoint}".`);
+  }
+  return {
+    logLevel,
+    metrics: readBoolean(env, 'METRICS', true),
+    metricsPort,
+    otlpEndpoint,
+    serviceName: env.OTEL_SERVICE_NAME?.trim() || DEFAULT_SERVICE_NAME,
+  };
 }
 
 function readHttpConfig(env: Env, maxBodyBytes: number): Readonly<HttpConfig> {

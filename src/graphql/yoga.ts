@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/database.js';
 import { useRequestBodyLimit } from '../http/body-limit.js';
 import { useRequestParseErrors } from '../http/request-parse-errors.js';
-import { createAppLogger } from '../logger.js';
+import { yogaLogger, type Logger } from '../observability/logger.js';
 import type { SubscriptionSlots } from '../subscriptions/subscription-slots.js';
 import { createContext, type AppContext, type Deps } from './context.js';
 import { toClientError } from './errors.js';
@@ -47,7 +47,7 @@ export function createGraphQLServer({
   deps,
   readinessDb,
   subscriptionSlots,
-  logging,
+  logger,
   plugins = [],
 }: {
   config: Config;
@@ -55,7 +55,8 @@ export function createGraphQLServer({
   /** What /readiness asks: the connection reads use. */
   readinessDb: Db;
   subscriptionSlots: SubscriptionSlots;
-  logging: boolean;
+  /** Where Yoga's lines go: the app's logger. */
+  logger: Logger;
   /** More plugins, after ours; tests observe requests with them. */
   plugins?: Plugin[];
 }): GraphQLServer {
@@ -72,7 +73,7 @@ export function createGraphQLServer({
     // Replaced by useParseCache, bounded in bytes, and useValidationCache, which is cheaper.
     parserAndValidationCache: false,
     landingPage: false,
-    logging: createAppLogger(logging),
+    logging: yogaLogger(logger),
     maskedErrors: {
       // Never the details of an unexpected error, whatever NODE_ENV says: Yoga's development mode
       // would put its stack, with file paths, in the response.

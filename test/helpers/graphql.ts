@@ -1,5 +1,5 @@
 import { createApp, type App, type AppOptions } from '../../src/app.js';
-import { DEFAULT_MAX_RESPONSE_BYTES, defaultDocuments, defaultHttp, defaultLimits, defaultQueue, defaultSubscriptions, type Config, type DatabaseConfig } from '../../src/config.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, defaultDocuments, defaultHttp, defaultLimits, defaultObservability, defaultQueue, defaultSubscriptions, type Config, type DatabaseConfig } from '../../src/config.js';
 import type { TestDatabase } from './databases.js';
 
 export type GraphQLBody = {
@@ -23,6 +23,7 @@ export function testConfig(database: DatabaseConfig, overrides: Partial<Config> 
     // No workers unless a test asks: idle workers poll, and their statements would muddle the counts.
     queue: { ...defaultQueue, concurrency: 0 },
     subscriptions: defaultSubscriptions,
+    observability: defaultObservability,
     ...overrides,
   };
 }

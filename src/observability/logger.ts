@@ -1,0 +1,92 @@
+import { createRequire } from 'node:module';
+import { inspect } from 'node:util';
+import pino, { type Logger } from 'pino';
+import type { YogaLogger } from 'graphql-yoga';
+import type { LogLevel } from '../config.js';
+
+export type { Logger };
+
+
+/**
+ * The process's one logger (pino): a JSON object per line, with `level`, `time`, `msg` and the
+ * fields of the line (`reqId` on every line about a request), for a log collector to search. When
+ * stdout is a terminal, the same lines are printed readably (pino-pretty) instead.
+ *
+ * Lines are written through pino's asynchronous destination, in buffers of a few kilobytes, not a
+ * write per line: at tens of thousands of requests a second, a write(2) per line would cost more
+ * than the request itself. `flushLogs` empties the buffer; main.ts calls it before it exits.
+ */
+export function createLogger({
+  level,
+  pretty = process.stdout.isTTY === true,
+  destination,
+}: {
+  level: LogLevel;
+  pretty?: boolean;
+  /** Where lines go instead of stdout; tests read them. */
+  destination?: { write(line: string): void };
+}): Logger {
+  const options = {
+    level,
+    // pid and hostname on every line are for the log shipper to add, not for every line to carry.
+    base: undefined,
+    formatters: { level: (label: string) => ({ level: label }) },
+  };
+  if (destination) return pino(options, destination);
+  if (pretty) return pino(options, pinoPretty());
+  return pino(options, pino.destination({ sync: false, minLength: 4096 }));
+}
+
+/** pino-pretty, loaded only for a terminal: a server writing to a pipe or a file never loads it. */
+function pinoPretty() {
+  // A synchronous require keeps createLogger synchronous; pino-pretty is CommonJS.
+  const require = createRequire(import.meta.url);
+  const pretty = require('pino-pretty') as (options: object) => NodeJS.WritableStream;
+  return pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true });
+}
+
+/** Writes what the logger holds in its buffer, before the process exits. */
+export function flushLogs(logger: Logger): void {
+  try {
+    logger.flush();
+  } catch {
+    // A destination already closed has nothing left to write.
+  }
+}
+
+/**
+ * Yoga's logger, on ours. Yoga logs the unexpected errors of operations (masked for the client):
+ * server errors. Except for requests whose client went away: a resolver waiting on the request's
+ * signal (hello's timer, a lock) then throws an AbortError, which Yoga logged as an error with its
+ * 14-line stack, about 930 bytes for every client that disconnects. It is no fault of the server,
+ * and any client could fill the log with it, so it is one short line at debug level instead.
+ */
+export function yogaLogger(logger: Logger): YogaLogger {
+  return {
+    debug: (...args: unknown[]) => logger.debug(format(args)),
+    info: (...args: unknown[]) => logger.info(format(args)),
+    warn: (...args: unknown[]) => logger.warn(format(args)),
+    error: (...args: unknown[]) => {
+      if (args.length === 1 && isAbort(args[0])) logger.debug(`Request cancelled: the client went away${pathOf(args[0])}.`);
+      else if (args.length === 1 && args[0] instanceof Error) logger.error({ err: args[0] }, args[0].message);
+      else logger.error(format(args));
+    },
+  };
+}
+
+const format = (args: unknown[]): string => args.map((arg) => (typeof arg === 'string' ? arg : inspect(arg))).join(' ');
+
+type ErrorLike = { name?: unknown; originalError?: unknown; path?: unknown };
+
+/** An AbortError, or a GraphQL error wrapping one (the error of the field that was waiting). */
+export function isAbort(error: unknown): boolean {
+  for (let cause = error as ErrorLike | undefined, depth = 0; cause && depth < 5; cause = cause.originalError as ErrorLike | undefined, depth++) {
+    if (cause.name === 'AbortError') return true;
+  }
+  return false;
+}
+
+const pathOf = (error: unknown) => {
+  const path = (error as ErrorLike).path;
+  return Array.isArray(path) ? ` (at ${path.join('.')})` : '';
+};
