@@ -1,15 +1,18 @@
 import type { Plugin } from 'graphql-yoga';
 import { createBank, type Bank } from './bank/bank.js';
 import type { Config } from './config.js';
-import { createDb, createReadDb, type ConnectOptions } from './db/connect.js';
+import { createDb, createReadDb, poolStatsOf, type ConnectOptions } from './db/connect.js';
 import type { Db } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { createLogger, type Logger } from './observability/logger.js';
+import { createObservability, type Observability, type ObservabilityOptions } from './observability/observability.js';
 import { createGraphQLServer, type GraphQLServer, type Yoga } from './graphql/yoga.js';
+import { createCorsPolicy } from './http/cors.js';
+import { observeRequests } from './http/observed-listener.js';
 import { createRequestListener, type AppRequestListener } from './http/request-listener.js';
 import type { Locks } from './locks/lock.js';
 import { takeAdvisoryLocks } from './locks/postgres-advisory-locks.js';
-import { TransactionLocks } from './locks/transaction-locks.js';
+import { TransactionLocks, type LockWaitKind, type TransactionLocksOptions } from './locks/transaction-locks.js';
 import { MemoryJobEvents, PostgresJobEvents, type JobEvents } from './queue/job-events.js';
 import { JobWatchers } from './queue/job-watchers.js';
 import { WorkerPool } from './queue/worker-pool.js';
@@ -19,6 +22,8 @@ import { SubscriptionSlots } from './subscriptions/subscription-slots.js';
 export type App = {
   /** The configuration the app was made with; src/http/server.ts reads its HTTP bounds. */
   config: Config;
+  /** The log, the metrics and the traces (src/observability/). */
+  observability: Observability;
   yoga: Yoga;
   /** What node:http serves: Yoga, with the fast path for JSON POSTs in front (src/http/request-listener.ts). */
   requestListener: AppRequestListener;
@@ -55,14 +60,25 @@ export type AppOptions = ConnectOptions & {
   logger?: Logger;
   /** false: nothing logged (tests that do not read the log). */
   logging?: boolean;
+  /** Spans go to this exporter (tests read them in memory) rather than to OTEL_EXPORTER_OTLP_ENDPOINT. */
+  spanExporter?: ObservabilityOptions['spanExporter'];
   /** More Yoga plugins, after ours; tests observe requests with them. */
   plugins?: Plugin[];
 };
 
 /** Opens and migrates the database, and builds the bank, the queue and the GraphQL server. Never listens: see main.ts. */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
-  const logger = options.logger ?? createLogger({ level: options.logging === false ? 'silent' : config.observability.logLevel });
-  const db = createDb(config.database, options);
+  const observability = await createObservability(config.observability, {
+    logger: options.logger ?? (options.logging === false ? createLogger({ level: 'silent' }) : undefined),
+    spanExporter: options.spanExporter,
+  });
+  const { logger, metrics, tracing } = observability;
+  const connectOptions: ConnectOptions = {
+    ...options,
+    // Each statement is a span of the execution it runs for.
+    onQueryDone: tracing && (({ sql, durationMs, failed }) => tracing.recordDone('db.query', durationMs, { 'db.system.name': config.database.dialect === 'postgres' ? 'postgresql' : 'sqlite', 'db.query.text': sql }, failed)),
+  };
+  const db = createDb(config.database, connectOptions);
   try {
     await migrateToLatest(db);
   } catch (error) {
@@ -70,8 +86,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     throw error;
   }
   // Reads must not wait for a transaction that waits inside its locks (see createReadDb).
-  const readDb = createReadDb(config.database, options) ?? db;
-  const configuredLocks = createLocks(config, db);
+  const readDb = createReadDb(config.database, connectOptions) ?? db;
+  metrics?.observePool(() => poolStatsOf(db));
+  const onLockWait =
+    metrics || tracing
+      ? (kind: LockWaitKind, ms: number) => {
+          metrics?.lockWait(kind, ms / 1000);
+          tracing?.recordDone('lock.wait', ms, { 'lock.kind': kind });
+        }
+      : undefined;
+  const configuredLocks = createLocks(config, db, onLockWait);
   const locks = options.locks?.(configuredLocks, db) ?? configuredLocks;
   const jobEvents = await createJobEvents(config, db);
   // The bank wakes the workers when a job is stored; the workers run each item through the bank.
@@ -98,6 +122,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     readinessDb: readDb,
     subscriptionSlots,
     logger,
+    observation: { first: observability.firstPlugin, last: observability.lastPlugins },
     plugins: options.plugins,
   });
   const { yoga } = graphql;
@@ -105,12 +130,23 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   // The fast path skips Yoga's HTTP-level hooks (they route other requests: health, GraphiQL, CORS).
   // A plugin passed in that hooks into them must see every request, so it turns the fast path off.
   const extraHttpHooks = (options.plugins ?? []).some((plugin) => HTTP_HOOKS.some((hook) => hook in plugin));
-  const requestListener = createRequestListener(yoga, {
+  const graphqlListener = createRequestListener(yoga, {
     maxBodyBytes: config.maxBodyBytes,
     maxBodyBytesInFlight: config.http.maxBodyBytesInFlight,
     fastPath: config.httpFastPath && !extraHttpHooks,
     boundResult: graphql.responseSizeLimit.bound,
   });
+  const requestListener = Object.defineProperty(
+    observeRequests(graphqlListener, {
+      cors: createCorsPolicy(config.http.corsOrigins),
+      logger,
+      metrics,
+      metricsHere: config.observability.metricsPort === undefined,
+      tracing,
+    }),
+    'fastPathAnswers',
+    { get: () => graphqlListener.fastPathAnswers },
+  ) as AppRequestListener;
 
   await queue.start();
 
@@ -122,6 +158,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   };
   return {
     config,
+    observability,
     yoga,
     requestListener,
     documents: graphql.documents,
@@ -141,6 +178,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         await jobEvents.close();
         if (readDb !== db) await readDb.destroy();
         await db.destroy();
+        await observability.close();
       })()),
   };
 }
@@ -151,11 +189,11 @@ const HTTP_HOOKS = ['onRequest', 'onResponse', 'onRequestParse', 'onResultProces
  * On SQLite, one process and one writer: in-process locks, and one transaction at a time. On
  * PostgreSQL, locks that hold across replicas (advisory locks), and a share of the pool.
  */
-function createLocks(config: Config, db: Db): Locks {
+function createLocks(config: Config, db: Db, onWait: TransactionLocksOptions['onWait']): Locks {
   const timeoutMs = config.lockTimeoutMs;
   return config.database.dialect === 'postgres'
-    ? new TransactionLocks(db, { timeoutMs, connections: config.database.lockConnections, lockAcrossProcesses: takeAdvisoryLocks(timeoutMs) })
-    : new TransactionLocks(db, { timeoutMs, connections: 1 });
+    ? new TransactionLocks(db, { timeoutMs, connections: config.database.lockConnections, lockAcrossProcesses: takeAdvisoryLocks(timeoutMs), onWait })
+    : new TransactionLocks(db, { timeoutMs, connections: 1, onWait });
 }
 
 /** One process needs nothing but itself; replicas on PostgreSQL hear each other through LISTEN/NOTIFY. */

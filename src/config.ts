@@ -103,6 +103,11 @@ export type HttpConfig = {
   sendTimeoutMs: number;
   /** Response bytes queued for clients that read slowly, over all connections, above which the largest queues are dropped. */
   maxQueuedResponseBytes: number;
+  /**
+   * Origins whose web pages may call the API from a browser (CORS_ORIGINS), credentials included;
+   * none by default: same-origin pages and clients that are not browsers are not concerned.
+   */
+  corsOrigins: readonly string[];
 };
 
 export type QueueConfig = {
@@ -174,6 +179,7 @@ export const defaultHttp: HttpConfig = {
   keepAliveTimeoutMs: 5_000,
   sendTimeoutMs: 30_000,
   maxQueuedResponseBytes: 200_000_000,
+  corsOrigins: [],
 };
 
 type Env = Record<string, string | undefined>;
@@ -259,6 +265,7 @@ function readHttpConfig(env: Env, maxBodyBytes: number): Readonly<HttpConfig> {
     keepAliveTimeoutMs: readInt(env, 'KEEP_ALIVE_TIMEOUT_MS', defaultHttp.keepAliveTimeoutMs, 100, 3_600_000),
     sendTimeoutMs: readInt(env, 'SEND_TIMEOUT_MS', defaultHttp.sendTimeoutMs, 100, 3_600_000),
     maxQueuedResponseBytes: readInt(env, 'MAX_QUEUED_RESPONSE_BYTES', defaultHttp.maxQueuedResponseBytes, 1_024, 100_000_000_000),
+    corsOrigins: readOrigins(env, 'CORS_ORIGINS'),
   };
   // node:http refuses a headers timeout longer than the request's, which contains it.
   if (http.headersTimeoutMs > http.requestTimeoutMs) {
@@ -342,6 +349,22 @@ function readInt(env: Env, name: string, fallback: number, min: number, max: num
     throw new ConfigError(`${name} must be a whole number from ${min} to ${max}; got "${raw}".`);
   }
   return Number(raw);
+}
+
+/** A comma-separated list of origins (scheme://host[:port], as browsers send them in Origin). */
+function readOrigins(env: Env, name: string): readonly string[] {
+  const raw = env[name]?.trim();
+  if (!raw) return [];
+  const origins = raw.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '');
+  for (const origin of origins) {
+    if (origin === '*' || origin === 'null') {
+      throw new ConfigError(`${name} lists the origins allowed, one by one; "${origin}" would let any web page call the API with its visitors' credentials.`);
+    }
+    if (!URL.canParse(origin) || new URL(origin).origin !== origin) {
+      throw new ConfigError(`${name} must be origins such as https://app.example.com (a scheme, a host, a port if not the default; no path or trailing slash); got "${origin}".`);
+    }
+  }
+  return Object.freeze(origins);
 }
 
 function readBoolean(env: Env, name: string, fallback: boolean): boolean {

@@ -3,6 +3,7 @@ import { createApp } from './app.js';
 import { ConfigError, loadConfig, type DatabaseConfig } from './config.js';
 import { isDatabaseUnavailable } from './db/unavailable.js';
 import { listen } from './http/server.js';
+import { flushLogs, type Logger } from './observability/logger.js';
 import { onStopSignals, signalExitCode } from './signals.js';
 
 async function main(): Promise<void> {
@@ -12,26 +13,29 @@ async function main(): Promise<void> {
     await app.close();
     throw error;
   });
+  const { logger } = app.observability;
   const where = describeDatabase(config.database);
-  console.log(`GraphQL server on ${running.url}/graphql (GraphiQL in a browser), health at ${running.url}/health, data in ${where}`);
+  logger.info(`GraphQL server on ${running.url}/graphql (GraphiQL in a browser), health at ${running.url}/health, data in ${where}`);
+  if (running.metricsUrl) logger.info(`Metrics at ${running.metricsUrl}`);
 
   onStopSignals({
     drain(signal) {
-      console.log(`${signal}: no new connections; waiting up to ${config.shutdownTimeoutMs} ms for requests in flight (Ctrl-C twice more to stop at once)`);
+      logger.info(`${signal}: no new connections; waiting up to ${config.shutdownTimeoutMs} ms for requests in flight (Ctrl-C twice more to stop at once)`);
       running.shutdown(config.shutdownTimeoutMs).then(
         () => {
-          console.log('Stopped cleanly.');
-          process.exit(0);
+          logger.info('Stopped cleanly.');
+          exit(logger, 0);
         },
         (error: unknown) => {
-          console.error('Shutdown failed:', error);
-          process.exit(1);
+          logger.error({ err: error }, 'Shutdown failed');
+          exit(logger, 1);
         },
       );
     },
+    remind: (message) => logger.info(message),
     force(signal) {
-      console.log(`${signal}: stopping at once; requests in flight get no answer.`);
-      process.exit(signalExitCode(signal));
+      logger.warn(`${signal}: stopping at once; requests in flight get no answer.`);
+      exit(logger, signalExitCode(signal));
     },
   });
 }
@@ -53,6 +57,12 @@ main().catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });
+
+/** Exits once the log's buffer is written (logger.ts writes in buffers, not a line at a time). */
+function exit(logger: Logger, code: number): never {
+  flushLogs(logger);
+  process.exit(code);
+}
 
 function describeDatabase(database: DatabaseConfig): string {
   if (database.dialect === 'postgres') {

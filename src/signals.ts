@@ -9,7 +9,16 @@ import { constants } from 'node:os';
  * PRESS_GAP_MS are therefore one press. The first press starts the drain; a second one during the
  * drain does not cut it short (it says how to); a third stops at once.
  */
-export function onStopSignals({ drain, force }: { drain(signal: NodeJS.Signals): void; force(signal: NodeJS.Signals): void }): void {
+export function onStopSignals({
+  drain,
+  remind,
+  force,
+}: {
+  drain(signal: NodeJS.Signals): void;
+  /** Says, on a second press, that the drain goes on and how to stop at once. */
+  remind(message: string): void;
+  force(signal: NodeJS.Signals): void;
+}): void {
   let presses = 0;
   let lastSignalAt = Number.NEGATIVE_INFINITY;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -19,7 +28,7 @@ export function onStopSignals({ drain, force }: { drain(signal: NodeJS.Signals):
     if (samePress) return;
     presses += 1;
     if (presses === 1) drain(signal);
-    else if (presses === 2) console.log(`${signal} again: still stopping gracefully. Press Ctrl-C once more (or send SIGKILL) to stop at once.`);
+    else if (presses === 2) remind(`${signal} again: still stopping gracefully. Press Ctrl-C once more (or send SIGKILL) to stop at once.`);
     else force(signal);
   };
   // `on`, not `once`: with no handler left, a repeated signal would kill the process mid-drain.

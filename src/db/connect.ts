@@ -20,15 +20,28 @@ export type DatabaseTarget =
 export type ConnectOptions = {
   /** Called with every SQL statement run; tests count statements with it. */
   onQuery?: (sql: string) => void;
+  /** Called when a statement is done, with how long it took and whether it failed (traces). */
+  onQueryDone?: (query: { sql: string; durationMs: number; failed: boolean }) => void;
 };
+
+export type PoolStats = { inUse: number; idle: number; waiting: number };
+
+const pools = new WeakMap<Db, pg.Pool>();
+
+/** The connections of a PostgreSQL database's pool, for metrics; undefined on SQLite (one connection). */
+export function poolStatsOf(db: Db): PoolStats | undefined {
+  const pool = pools.get(db);
+  return pool && { inUse: pool.totalCount - pool.idleCount, idle: pool.idleCount, waiting: pool.waitingCount };
+}
 
 /** Opens the database. The caller owns it and calls `db.destroy()`. */
 export function createDb(target: DatabaseTarget, options: ConnectOptions = {}): Db {
-  const dialect: Dialect =
-    target.dialect === 'sqlite'
-      ? new SqliteDialect({ database: withStatementCache(openSqlite(target.filename)) })
-      : new PostgresDialect({ pool: createPostgresPool(target) });
-  return new Kysely({ dialect, log: queryLog(options) });
+  const log = queryLog(options);
+  if (target.dialect === 'sqlite') return new Kysely({ dialect: new SqliteDialect({ database: withStatementCache(openSqlite(target.filename)) }), log });
+  const pool = createPostgresPool(target);
+  const db: Db = new Kysely({ dialect: new PostgresDialect({ pool }), log });
+  pools.set(db, pool);
+  return db;
 }
 
 /**
@@ -47,10 +60,11 @@ export function createReadDb(target: DatabaseTarget, options: ConnectOptions = {
   return new Kysely({ dialect: new SqliteDialect({ database: withStatementCache(database) }), log: queryLog(options) });
 }
 
-function queryLog({ onQuery }: ConnectOptions): ((event: LogEvent) => void) | undefined {
-  if (!onQuery) return undefined;
+function queryLog({ onQuery, onQueryDone }: ConnectOptions): ((event: LogEvent) => void) | undefined {
+  if (!onQuery && !onQueryDone) return undefined;
   return (event) => {
-    if (event.level === 'query') onQuery(event.query.sql);
+    if (event.level === 'query') onQuery?.(event.query.sql);
+    onQueryDone?.({ sql: event.query.sql, durationMs: event.queryDurationMillis, failed: event.level === 'error' });
   };
 }
 

@@ -5,6 +5,7 @@ import type { Db } from '../db/database.js';
 import { useRequestBodyLimit } from '../http/body-limit.js';
 import { useRequestParseErrors } from '../http/request-parse-errors.js';
 import { yogaLogger, type Logger } from '../observability/logger.js';
+import { rememberMasked } from '../observability/unexpected-errors.js';
 import type { SubscriptionSlots } from '../subscriptions/subscription-slots.js';
 import { createContext, type AppContext, type Deps } from './context.js';
 import { toClientError } from './errors.js';
@@ -22,6 +23,13 @@ import { createResponseSizeLimit, type ResponseSizeLimit } from './plugins/respo
 import { useSubscriptionSlots } from './plugins/subscription-slots.js';
 import { useValidationCache } from './plugins/validation-cache.js';
 import { schema } from './schema/index.js';
+
+/** Masks an unexpected error for the client, and remembers its cause for the log line of its request. */
+function maskUnexpected(error: unknown, message: string): Error {
+  const masked = maskError(error, message, false);
+  rememberMasked(masked, error);
+  return masked;
+}
 
 export type Yoga = YogaServerInstance<Record<string, unknown>, AppContext>;
 
@@ -48,6 +56,7 @@ export function createGraphQLServer({
   readinessDb,
   subscriptionSlots,
   logger,
+  observation,
   plugins = [],
 }: {
   config: Config;
@@ -57,6 +66,8 @@ export function createGraphQLServer({
   subscriptionSlots: SubscriptionSlots;
   /** Where Yoga's lines go: the app's logger. */
   logger: Logger;
+  /** The log, metrics and traces' plugins (src/observability/): first in the list, and last. */
+  observation: { first: Plugin; last: Plugin[] };
   /** More plugins, after ours; tests observe requests with them. */
   plugins?: Plugin[];
 }): GraphQLServer {
@@ -80,9 +91,13 @@ export function createGraphQLServer({
       isDev: false,
       // The bank's refusals, and a lost database or a busy pool, get their codes (errors.ts);
       // anything else is a bug, and stays masked.
-      maskError: (error, message) => toClientError(error) ?? maskError(error, message, false),
+      maskError: (error, message) => toClientError(error) ?? maskUnexpected(error, message),
     },
+    // CORS is the HTTP listener's (src/http/cors.ts), for both paths alike.
+    cors: false,
     plugins: [
+      // What operators see of each operation: its name and type, its errors, its spans.
+      observation.first,
       // GraphiQL's scripts are served inline from this process: the page works with no internet access.
       // The renderer holds 9 MB of script, about 80 MB once loaded: load it on the first visit only.
       useGraphiQLPage(async () => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(graphiqlOptions)),
@@ -110,6 +125,8 @@ export function createGraphQLServer({
       useSubscriptionSlots(subscriptionSlots),
       responseSizeLimit.plugin,
       ...plugins,
+      // Last, to wrap whatever executes the operation in the execute span.
+      ...observation.last,
     ],
   });
   return {

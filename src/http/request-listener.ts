@@ -38,7 +38,7 @@ export type RequestListenerOptions = {
  * parse/validate cache, JIT, cancellation), then the onExecutionResult hooks — and serialises the
  * result with Yoga's own `processRegularResult`. Only the HTTP adapter and the routing hooks
  * that do not apply to this request are skipped: health, readiness and GraphiQL (other paths and
- * methods), CORS (requests with an Origin header take Yoga's path), request parsing (done here),
+ * methods), CORS (the listener in front of both paths applies it: observed-listener.ts), request parsing (done here),
  * result-processor selection (negotiate.ts, for plain results only).
  *
  * Anything else goes to Yoga unchanged: other methods and paths, other content types, chunked or
@@ -116,7 +116,7 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
         retryAfterSeconds: 1,
       });
     }
-    if (!options.fastPath || req.method !== 'POST' || req.url !== endpoint || req.headers.origin !== undefined || !isJson(req.headers['content-type'])) {
+    if (!options.fastPath || req.method !== 'POST' || req.url !== endpoint || !isJson(req.headers['content-type'])) {
       return toYoga(req, res);
     }
     const declared = req.headers['content-length'];

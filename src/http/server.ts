@@ -5,6 +5,8 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { App } from '../app.js';
 import type { HttpConfig } from '../config.js';
 import { ShuttingDownError } from '../graphql/errors.js';
+import type { Logger } from '../observability/logger.js';
+import { listenForMetrics } from './metrics-endpoint.js';
 import { createPipeliningLimit } from './pipelining.js';
 import { refuse } from './refuse.js';
 import { dropSlowReaders } from './slow-readers.js';
@@ -13,6 +15,8 @@ export type RunningServer = {
   server: Server;
   /** http://HOST:PORT, with the port the OS gave when asked for port 0. */
   url: string;
+  /** Where the metrics are served when METRICS_PORT gives them a port of their own. */
+  metricsUrl?: string;
   /**
    * Stops accepting connections and completes open subscriptions at once; answers requests that
    * arrive from then on with 503 SHUTTING_DOWN; lets the requests in flight and the queue's running
@@ -61,9 +65,20 @@ export async function listen(app: App, { port, host, http = app.config.http }: {
     throw error;
   }
   // After listen: a failure to listen must still reject above, not be taken for a refused connection.
-  const refusedConnections = logRefusedConnections(server, http.maxConnections);
+  const refusedConnections = logRefusedConnections(server, http.maxConnections, app.observability.logger);
   const { port: actualPort } = server.address() as AddressInfo;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+  const { metrics, logger } = app.observability;
+  const metricsPort = app.config.observability.metricsPort;
+  const metricsServer =
+    metrics && metricsPort !== undefined
+      ? await listenForMetrics(metrics, { port: metricsPort, host, logger }).catch((error: unknown) => {
+          server.close();
+          slowReaders.stop();
+          refusedConnections.stop();
+          throw error;
+        })
+      : undefined;
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (timeoutMs: number) =>
@@ -86,9 +101,14 @@ export async function listen(app: App, { port, host, http = app.config.http }: {
       slowReaders.stop();
       refusedConnections.stop();
       await app.close(Math.max(0, deadline - Date.now()));
+      // Last: the metrics stay readable while the server drains.
+      if (metricsServer) {
+        metricsServer.server.closeAllConnections();
+        await new Promise((resolve) => metricsServer.server.close(resolve));
+      }
     })());
 
-  return { server, url, shutdown };
+  return { server, url, metricsUrl: metricsServer?.url, shutdown };
 }
 
 /** How long a shutdown may go on accepting connections that keep arriving, to answer them 503. */
@@ -119,13 +139,13 @@ async function acceptPending(server: Server, deadline: number): Promise<void> {
  * failing: out of file descriptors), never one per connection: a flood must not flood the log too.
  * An accept() error is otherwise an 'error' event on the server, which would end the process.
  */
-function logRefusedConnections(server: Server, maxConnections: number): { stop(): void } {
+function logRefusedConnections(server: Server, maxConnections: number, logger: Logger): { stop(): void } {
   let refused = 0;
   let acceptErrors = 0;
   let lastError = '';
   const report = setInterval(() => {
-    if (refused > 0) console.warn(`Refused ${refused} connections in the last 10 s: MAX_CONNECTIONS (${maxConnections}) open already.`);
-    if (acceptErrors > 0) console.warn(`Could not accept ${acceptErrors} connections in the last 10 s: ${lastError}.`);
+    if (refused > 0) logger.warn(`Refused ${refused} connections in the last 10 s: MAX_CONNECTIONS (${maxConnections}) open already.`);
+    if (acceptErrors > 0) logger.warn(`Could not accept ${acceptErrors} connections in the last 10 s: ${lastError}.`);
     refused = 0;
     acceptErrors = 0;
   }, 10_000).unref();

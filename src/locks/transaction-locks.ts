@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Db } from '../db/database.js';
 import { ConnectionSlots } from './connection-slots.js';
 import { KeyMutexes } from './key-mutexes.js';
@@ -17,7 +18,11 @@ export type TransactionLocksOptions = {
    * process per database file.
    */
   lockAcrossProcesses?: (trx: Db, keys: readonly string[], deadline: number) => Promise<void>;
+  /** Told how long each wait took, once it is over (metrics, traces): key, connection, advisory. */
+  onWait?: (kind: LockWaitKind, ms: number) => void;
 };
+
+export type LockWaitKind = 'key' | 'connection' | 'advisory';
 
 /**
  * Locks in three layers, each waited for by one deadline, in this order:
@@ -49,11 +54,25 @@ export class TransactionLocks implements Locks {
 
   withLocks<T>(keys: readonly string[], work: (trx: Db) => Promise<T>, { signal }: { signal?: AbortSignal } = {}): Promise<T> {
     const deadline = Date.now() + this.options.timeoutMs;
+    const { onWait, lockAcrossProcesses } = this.options;
+    let waitStarted = onWait ? performance.now() : 0;
+    const waited = (kind: LockWaitKind) => {
+      if (!onWait) return;
+      const now = performance.now();
+      onWait(kind, now - waitStarted);
+      waitStarted = now;
+    };
     return this.#keys.withKeys(keys, deadline, signal, async () => {
+      waited('key');
       const release = await this.#connections.acquire(deadline, signal);
+      waited('connection');
       try {
         return await this.db.transaction().execute(async (trx) => {
-          await this.options.lockAcrossProcesses?.(trx, keys, deadline);
+          if (lockAcrossProcesses) {
+            waitStarted = onWait ? performance.now() : 0;
+            await lockAcrossProcesses(trx, keys, deadline);
+            waited('advisory');
+          }
           // The client may have left while the locks were being taken: then write nothing.
           signal?.throwIfAborted();
           return work(trx);

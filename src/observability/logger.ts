@@ -3,6 +3,7 @@ import { inspect } from 'node:util';
 import pino, { type Logger } from 'pino';
 import type { YogaLogger } from 'graphql-yoga';
 import type { LogLevel } from '../config.js';
+import { isUnexpected, wasLogged } from './unexpected-errors.js';
 
 export type { Logger };
 
@@ -12,9 +13,10 @@ export type { Logger };
  * fields of the line (`reqId` on every line about a request), for a log collector to search. When
  * stdout is a terminal, the same lines are printed readably (pino-pretty) instead.
  *
- * Lines are written through pino's asynchronous destination, in buffers of a few kilobytes, not a
- * write per line: at tens of thousands of requests a second, a write(2) per line would cost more
- * than the request itself. `flushLogs` empties the buffer; main.ts calls it before it exits.
+ * Lines are written through pino's asynchronous destination: while one write(2) is in progress, the
+ * lines that come meanwhile are gathered into the next, so under load it is a write per batch of
+ * lines, not per line, and a line is never held back when the server is idle. `flushLogs` empties
+ * the buffer; main.ts calls it before it exits.
  */
 export function createLogger({
   level,
@@ -34,7 +36,7 @@ export function createLogger({
   };
   if (destination) return pino(options, destination);
   if (pretty) return pino(options, pinoPretty());
-  return pino(options, pino.destination({ sync: false, minLength: 4096 }));
+  return pino(options, pino.destination({ sync: false }));
 }
 
 /** pino-pretty, loaded only for a terminal: a server writing to a pipe or a file never loads it. */
@@ -56,7 +58,9 @@ export function flushLogs(logger: Logger): void {
 
 /**
  * Yoga's logger, on ours. Yoga logs the unexpected errors of operations (masked for the client):
- * server errors. Except for requests whose client went away: a resolver waiting on the request's
+ * server errors, written here only if the request's own line did not say them (unexpected-errors.ts).
+ * It also logs, at error level, every error it maps to a code: those are the client's, at debug here.
+ * And for requests whose client went away: a resolver waiting on the request's
  * signal (hello's timer, a lock) then throws an AbortError, which Yoga logged as an error with its
  * 14-line stack, about 930 bytes for every client that disconnects. It is no fault of the server,
  * and any client could fill the log with it, so it is one short line at debug level instead.
@@ -68,10 +72,23 @@ export function yogaLogger(logger: Logger): YogaLogger {
     warn: (...args: unknown[]) => logger.warn(format(args)),
     error: (...args: unknown[]) => {
       if (args.length === 1 && isAbort(args[0])) logger.debug(`Request cancelled: the client went away${pathOf(args[0])}.`);
-      else if (args.length === 1 && args[0] instanceof Error) logger.error({ err: args[0] }, args[0].message);
+      else if (args.length === 1 && isUnexpected(args[0])) logUnlessLoggedWithRequest(logger, args[0] as Error);
+      // Yoga also "logs" every error it maps to a code: a client's mistake, not a server error.
+      else if (args.length === 1 && args[0] instanceof Error) logger.debug(`Refused: ${args[0].message}`);
       else logger.error(format(args));
     },
   };
+}
+
+/**
+ * Yoga logs an unexpected error when it masks it, before the result is out; the GraphQL observation
+ * plugin logs the same error with its request's id once it is (unexpected-errors.ts). A turn later,
+ * this line is written only if the plugin did not.
+ */
+function logUnlessLoggedWithRequest(logger: Logger, error: Error): void {
+  setImmediate(() => {
+    if (!wasLogged(error)) logger.error({ err: error }, error.message);
+  });
 }
 
 const format = (args: unknown[]): string => args.map((arg) => (typeof arg === 'string' ? arg : inspect(arg))).join(' ');

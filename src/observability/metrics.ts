@@ -1,0 +1,113 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { LockWaitKind } from '../locks/transaction-locks.js';
+import { BoundedLabels } from './bounded-labels.js';
+
+/** Operation names kept as label values; the rest are counted as `_other` (bounded-labels.ts). */
+export const MAX_OPERATION_NAMES = 100;
+/** Error codes kept as label values: the server's own codes are fewer; this only guards the bound. */
+const MAX_ERROR_CODES = 50;
+
+/** Seconds, from a fast request (tens of microseconds) to the longest wait a request may have (LOCK_TIMEOUT_MS, hello's delay). */
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export type PoolStats = { inUse: number; idle: number; waiting: number };
+
+/**
+ * The process's Prometheus metrics (prom-client), in a registry of the app's own (tests run several
+ * apps in one process). Every label has a bounded set of values: status classes, operation types,
+ * operation names (bounded-labels.ts), the server's error codes, lock kinds.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #requestDuration: Histogram<'status_class'>;
+  /** One child per status class, looked up once: labels() hashes its arguments on every call. */
+  readonly #byStatusClass = new Map<number, ReturnType<Histogram<'status_class'>['labels']>>();
+  readonly #inFlight: Gauge;
+  readonly #operations: Counter<'type' | 'name'>;
+  readonly #operationDuration: Histogram<'type'>;
+  readonly #errors: Counter<'code'>;
+  readonly #lockWaits: Histogram<'kind'>;
+  readonly #names = new BoundedLabels(MAX_OPERATION_NAMES);
+  readonly #codes = new BoundedLabels(MAX_ERROR_CODES);
+
+  constructor() {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.#requestDuration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'Time from the arrival of an HTTP request to the end of its answer, by status class (2xx, 4xx, 5xx).',
+      labelNames: ['status_class'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.#inFlight = new Gauge({ name: 'http_requests_in_flight', help: 'HTTP requests received and not yet answered.', registers });
+    this.#operations = new Counter({
+      name: 'graphql_operations_total',
+      help: `GraphQL operations executed, by type and operation name (the first ${MAX_OPERATION_NAMES} names seen; the rest as "_other", anonymous ones as "").`,
+      labelNames: ['type', 'name'],
+      registers,
+    });
+    this.#operationDuration = new Histogram({
+      name: 'graphql_operation_duration_seconds',
+      help: 'Time from the arrival of the request to the end of its answer, for requests that ran a GraphQL operation, by operation type.',
+      labelNames: ['type'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.#errors = new Counter({ name: 'graphql_errors_total', help: 'Errors in GraphQL results, by extensions.code.', labelNames: ['code'], registers });
+    this.#lockWaits = new Histogram({
+      name: 'lock_wait_seconds',
+      help: 'Time spent waiting for a lock before the work ran, by kind: key (the in-process mutex of a key), connection (a slot of the pool for lock holders), advisory (PostgreSQL advisory locks, across replicas).',
+      labelNames: ['kind'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+  }
+
+  requestStarted(): void {
+    this.#inFlight.inc();
+  }
+
+  requestEnded(status: number, seconds: number, operationType: string | undefined): void {
+    this.#inFlight.dec();
+    const statusClass = Math.trunc(status / 100);
+    let child = this.#byStatusClass.get(statusClass);
+    if (!child) this.#byStatusClass.set(statusClass, (child = this.#requestDuration.labels(`${statusClass}xx`)));
+    child.observe(seconds);
+    if (operationType !== undefined) this.#operationDuration.labels(operationType).observe(seconds);
+  }
+
+  operation(type: string, name: string | undefined): void {
+    this.#operations.labels(type, name === undefined ? '' : this.#names.label(name)).inc();
+  }
+
+  error(code: string): void {
+    this.#errors.labels(this.#codes.label(code)).inc();
+  }
+
+  lockWait(kind: LockWaitKind, seconds: number): void {
+    this.#lockWaits.labels(kind).observe(seconds);
+  }
+
+  /** Gauges of the database pool, read at each scrape. */
+  observePool(stats: () => PoolStats | undefined): void {
+    new Gauge({
+      name: 'db_pool_connections',
+      help: 'Connections of the database pool (PostgreSQL), by state: in_use, idle, and waiting (requests waiting for a connection).',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        const now = stats();
+        if (!now) return;
+        this.set({ state: 'in_use' }, now.inUse);
+        this.set({ state: 'idle' }, now.idle);
+        this.set({ state: 'waiting' }, now.waiting);
+      },
+    });
+  }
+
+  /** The Prometheus text exposition, and its content type. */
+  async scrape(): Promise<{ body: string; contentType: string }> {
+    return { body: await this.registry.metrics(), contentType: this.registry.contentType };
+  }
+}

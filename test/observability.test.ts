@@ -1,0 +1,202 @@
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultObservability } from '../src/config.js';
+import { MAX_OPERATION_NAMES } from '../src/observability/metrics.js';
+import { createLogger } from '../src/observability/logger.js';
+import { sqlite } from './helpers/databases.js';
+import { graphqlRequest } from './helpers/graphql.js';
+import { serveTestApp, type ServedTestApp } from './helpers/server.js';
+import { waitFor } from './helpers/wait-for.js';
+
+const run = promisify(execFile);
+
+type LogLine = Record<string, any> & { level: string; msg: string };
+
+/** A test app whose log lines are kept, parsed. */
+async function serveWithLog(options: Parameters<typeof serveTestApp>[1] = {}) {
+  const lines: LogLine[] = [];
+  const logger = createLogger({ level: 'info', destination: { write: (line) => void lines.push(JSON.parse(line) as LogLine) } });
+  const served = await serveTestApp(sqlite, { logger, ...options });
+  return { served, lines };
+}
+
+const transfer = 'mutation Pay($from: ID!, $to: ID!, $amount: Int!) { transfer(fromId: $from, toId: $to, amount: $amount) { from { balance } } }';
+
+describe('request ids and the log', () => {
+  let served: ServedTestApp;
+  let lines: LogLine[];
+  beforeAll(async () => {
+    ({ served, lines } = await serveWithLog({
+      // A bug of the server's: the bank throws what it never throws on purpose.
+      plugins: [{ onContextBuilding: ({ extendContext }) => extendContext({ bank: { transfer: () => Promise.reject(new TypeError('the bank is broken')) } } as never) }],
+    }));
+  });
+  afterAll(() => served.close());
+  const post = (query: string, variables?: Record<string, unknown>, headers?: Record<string, string>) =>
+    fetch(`${served.server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query, variables }) });
+  const lineOf = (reqId: string) => waitFor(async () => lines.some((line) => line.reqId === reqId && line.status !== undefined)).then(() => lines.filter((line) => line.reqId === reqId));
+
+  it("keeps a valid x-request-id, echoes it, and logs one line with the operation's name, type, status and duration", async () => {
+    const response = await post('query Greeting { hello(delayMs: 0) }', undefined, { 'x-request-id': 'trace-me-42' });
+    expect(response.headers.get('x-request-id')).toBe('trace-me-42');
+    await response.text();
+    const [line, ...others] = await lineOf('trace-me-42');
+    expect(others).toEqual([]);
+    expect(line).toMatchObject({ level: 'info', method: 'POST', path: '/graphql', status: 200, operation: 'query', operationName: 'Greeting' });
+    expect(line!.ms).toBeGreaterThan(0);
+  });
+
+  it('makes a new id when the one sent is not a plausible id, rather than echo it', async () => {
+    for (const sent of ['has spaces and "quotes"', 'x'.repeat(200)]) {
+      const response = await post('{ hello(delayMs: 0) }', undefined, { 'x-request-id': sent });
+      expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      await response.text();
+    }
+  });
+
+  it("logs a client's mistake at info level with its code, not as a server error", async () => {
+    const response = await post('{ hello(delayMs: -1) }', undefined, { 'x-request-id': 'bad-input' });
+    await response.text();
+    const [line] = await lineOf('bad-input');
+    expect(line).toMatchObject({ level: 'info', errorCodes: ['BAD_USER_INPUT'] });
+    expect(lines.filter((each) => each.level === 'error')).toEqual([]);
+  });
+
+  it("logs an unexpected error once, at error level, with the request's id and its stack; the client sees it masked", async () => {
+    const response = await post(transfer, { from: '1', to: '2', amount: 1 }, { 'x-request-id': 'broken-bank' });
+    const body = (await response.json()) as { errors: { message: string; extensions: { code: string } }[] };
+    expect(body.errors[0]).toMatchObject({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+    const forRequest = await lineOf('broken-bank');
+    const errors = forRequest.filter((line) => line.level === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.err.message).toBe('the bank is broken');
+    expect(errors[0]!.err.stack).toMatch(/\n\s+at /);
+    // Yoga's own line, without the id, is not written as well.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lines.filter((line) => line.level === 'error' && line.reqId === undefined)).toEqual([]);
+  });
+});
+
+describe('metrics', () => {
+  let served: ServedTestApp;
+  beforeAll(async () => {
+    served = await serveTestApp(sqlite);
+  });
+  afterAll(() => served.close());
+  const scrape = async (url = `${served.server.url}/metrics`) => {
+    const response = await fetch(url);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    return response.text();
+  };
+
+  it('serves the process, HTTP, GraphQL and lock metrics on GET /metrics', async () => {
+    const url = `${served.server.url}/graphql`;
+    await graphqlRequest(fetch, url, 'query Greeting { hello(delayMs: 0) }');
+    await graphqlRequest(fetch, url, '{ hello(delayMs: -1) }');
+    await graphqlRequest(fetch, url, 'mutation Bump { increment(name: "metrics") { value } }');
+    const text = await scrape();
+    for (const expected of [
+      /^process_cpu_seconds_total \d/m,
+      /^nodejs_eventloop_lag_p99_seconds \d/m,
+      /^nodejs_heap_size_used_bytes \d/m,
+      /^http_request_duration_seconds_count\{status_class="2xx"\} [3-9]/m,
+      /^http_requests_in_flight 1$/m, // the scrape itself
+      /^graphql_operations_total\{type="query",name="Greeting"\} 1$/m,
+      /^graphql_operations_total\{type="mutation",name="Bump"\} 1$/m,
+      /^graphql_errors_total\{code="BAD_USER_INPUT"\} 1$/m,
+      /^lock_wait_seconds_count\{kind="key"\} 1$/m,
+      /^lock_wait_seconds_count\{kind="connection"\} 1$/m,
+    ]) {
+      expect(text).toMatch(expected);
+    }
+  });
+
+  it(`keeps at most ${MAX_OPERATION_NAMES} operation names as labels, whatever clients name their operations`, async () => {
+    const url = `${served.server.url}/graphql`;
+    for (let batch = 0; batch < 3; batch++) {
+      await Promise.all(Array.from({ length: 50 }, (_, index) => graphqlRequest(fetch, url, `query Name${batch}_${index} { hello(delayMs: 0) }`)));
+    }
+    const series = (await scrape()).split('\n').filter((line) => line.startsWith('graphql_operations_total{'));
+    expect(series.length).toBeLessThanOrEqual(MAX_OPERATION_NAMES + 2);
+    expect(series.some((line) => line.includes('name="_other"'))).toBe(true);
+  });
+
+  it('serves them on a port of their own with METRICS_PORT, and not on the API port', async () => {
+    const separate = await serveTestApp(sqlite, { config: { observability: { ...defaultObservability, metricsPort: 0 } } });
+    try {
+      expect(separate.server.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+      expect(await scrape(separate.server.metricsUrl)).toMatch(/^process_cpu_seconds_total/m);
+      expect((await fetch(`${separate.server.url}/metrics`)).status).toBe(404);
+    } finally {
+      await separate.close();
+    }
+  });
+
+  it('serves none with METRICS=false', async () => {
+    const off = await serveTestApp(sqlite, { config: { observability: { ...defaultObservability, metrics: false } } });
+    try {
+      expect((await fetch(`${off.server.url}/metrics`)).status).toBe(404);
+      expect(off.app.observability.metrics).toBeUndefined();
+    } finally {
+      await off.close();
+    }
+  });
+});
+
+describe('tracing, when off', () => {
+  const loadedPackages = async (env: Record<string, string>) => {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', '--import', './test/helpers/module-recorder.mjs', 'test/helpers/loaded-packages.ts'], {
+      env: { ...process.env, DATABASE_URL: 'sqlite::memory:', LOG_LEVEL: 'silent', QUEUE_CONCURRENCY: '0', ...env },
+    });
+    return JSON.parse(stdout.trim().split('\n').at(-1)!) as string[];
+  };
+
+  it('loads nothing of the OpenTelemetry SDK without OTEL_EXPORTER_OTLP_ENDPOINT (only the no-op API)', async () => {
+    const [off, on] = await Promise.all([loadedPackages({}), loadedPackages({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' })]);
+    expect(off.filter((name) => name.startsWith('@opentelemetry/'))).toEqual(['@opentelemetry/api']);
+    expect(on).toContain('@opentelemetry/sdk-trace-node');
+  }, 180_000);
+});
+
+describe('tracing', () => {
+  const exporter = new InMemorySpanExporter();
+  let served: ServedTestApp;
+  beforeAll(async () => {
+    served = await serveTestApp(sqlite, { spanExporter: exporter });
+  });
+  afterAll(() => served.close());
+
+  it("makes one span tree per request, under the client's traceparent: request → parse, validate, execute → lock waits and statements", async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const clientSpanId = '00f067aa0ba902b7';
+    const response = await fetch(`${served.server.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-${clientSpanId}-01` },
+      body: JSON.stringify({ query: transfer, variables: { from: '1', to: '2', amount: 5 } }),
+    });
+    expect(await response.json()).toMatchObject({ data: { transfer: { from: { balance: expect.any(Number) } } } });
+    await waitFor(async () => exporter.getFinishedSpans().some((span) => span.name === 'POST /graphql'));
+    const spans = exporter.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId);
+    const named = (name: string) => spans.filter((span) => span.name === name);
+    const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
+
+    const [request] = named('POST /graphql');
+    expect(request).toBeDefined();
+    expect(parentOf(request!)).toBe(clientSpanId);
+    expect(request!.attributes).toMatchObject({ 'http.response.status_code': 200, 'graphql.operation.type': 'mutation', 'graphql.operation.name': 'Pay' });
+    const requestId = request!.spanContext().spanId;
+    for (const phase of ['graphql.parse', 'graphql.validate', 'graphql.execute']) {
+      expect(named(phase).map(parentOf), phase).toEqual([requestId]);
+    }
+    const executeId = named('graphql.execute')[0]!.spanContext().spanId;
+    const waits = named('lock.wait');
+    expect(waits.map((span) => span.attributes['lock.kind']).sort()).toEqual(['connection', 'key']);
+    const statements = named('db.query');
+    expect(statements.length).toBeGreaterThan(0);
+    expect(statements.some((span) => /update/i.test(String(span.attributes['db.query.text'])))).toBe(true);
+    for (const span of [...waits, ...statements]) expect(parentOf(span)).toBe(executeId);
+  });
+});
