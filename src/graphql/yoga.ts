@@ -15,8 +15,9 @@ import { useNoIntrospection } from './limits/introspection.js';
 import { useMergeLimit } from './limits/merge-limit.js';
 import { useParseLimits } from './limits/parse-limits.js';
 import { useTextArguments } from './limits/text-arguments.js';
+import { useCancellation } from './plugins/cancellation.js';
 import { useGraphiQLPage } from './plugins/graphiql-page.js';
-import { useJit } from './plugins/jit.js';
+import { useJitCompilation } from './plugins/jit-compilation.js';
 import { createParseCache, useParseCache } from './plugins/parse-cache.js';
 import { createResponseSizeLimit, type ResponseSizeLimit } from './plugins/response-size-limit.js';
 import { useSubscriptionSlots } from './plugins/subscription-slots.js';
@@ -31,7 +32,7 @@ export type GraphQLServer = {
   responseSizeLimit: ResponseSizeLimit;
   /** What is kept of the documents clients send, for tests and diagnostics. */
   documents: {
-    /** Operations compiled by graphql-jit so far (src/graphql/plugins/jit.ts). */
+    /** Operations compiled by graphql-jit so far (src/graphql/plugins/jit-compilation.ts). */
     readonly compiled: number;
     /** The parse cache's estimate of the bytes it holds (src/graphql/plugins/parse-cache.ts). */
     readonly cachedBytes: number;
@@ -61,7 +62,7 @@ export function createGraphQLServer({
   plugins?: Plugin[];
 }): GraphQLServer {
   const parseCache = createParseCache(config.documents.parseCacheMaxBytes);
-  const jit = useJit(config.documents, parseCache);
+  const jit = useJitCompilation(config.documents, parseCache);
   const responseSizeLimit = createResponseSizeLimit(config.maxResponseBytes);
   const yoga = createYoga<Record<string, unknown>, AppContext>({
     schema,
@@ -105,7 +106,9 @@ export function createGraphQLServer({
       // no lone surrogate) and at most MAX_STRING_LENGTH long; then the engine.
       useCostLimit(config.limits),
       useTextArguments(config.limits.maxStringLength),
-      // Runs repeated operations on graphql-jit, and stops those on graphql-js whose client has gone.
+      // Stops operations on graphql-js whose client has gone; then repeated operations run on
+      // graphql-jit instead, which replaces the engine with its signal hand-off (so in this order).
+      useCancellation(),
       jit,
       useSubscriptionSlots(subscriptionSlots),
       responseSizeLimit.plugin,
