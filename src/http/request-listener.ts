@@ -1,8 +1,9 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { processRegularResult, type GraphQLParams, type YogaServerInstance } from 'graphql-yoga';
-import { BadRequestError, ServerBusyError } from '../graphql/errors.js';
+import { BadRequestError, ServerBusyError } from './errors.js';
 import type { ResponseSizeLimit } from '../graphql/plugins/response-size-limit.js';
 import { BodyBudget, SMALL_BODY_BYTES } from './body-budget.js';
+import { declaredContentLength } from './content-length.js';
 import { readGraphQLParams } from './graphql-params.js';
 import { createLazySignalRequestClass } from './lazy-signal-request.js';
 import { negotiateJsonMediaType, type JsonMediaType } from './negotiate.js';
@@ -107,8 +108,9 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
       if (host !== undefined && !URL.canParse(`http://${host}`)) return refuse(res, 400, new BadRequestError('The Host header is not a valid host name.'));
       lastValidHost = host;
     }
-    const bodyBytes = declaredBodyBytes(req, options.maxBodyBytes);
-    // Larger than MAX_BODY_BYTES: refused with 413 below, unread.
+    const declared = declaredContentLength(req.headers['content-length']);
+    // A chunked body may send up to MAX_BODY_BYTES; one larger than that is refused with 413, unread.
+    const bodyBytes = declared ?? (req.headers['transfer-encoding'] === undefined ? 0 : options.maxBodyBytes);
     if (bodyBytes > SMALL_BODY_BYTES && bodyBytes <= options.maxBodyBytes && !bodies.admit(req, bodyBytes)) {
       // The connection stays open: node reads what the client still sends and drops it, unbuffered
       // (REQUEST_TIMEOUT_MS bounds how long), so the client gets this answer rather than a reset.
@@ -119,27 +121,19 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
     if (!options.fastPath || req.method !== 'POST' || req.url !== endpoint || req.headers.origin !== undefined || !isJson(req.headers['content-type'])) {
       return toYoga(req, res);
     }
-    const declared = req.headers['content-length'];
     // Chunked bodies, and declared lengths that are invalid or too large, get Yoga's answers (413,
     // 400); so does an empty one, which Yoga's adapter could not be handed ready-read (it takes an
     // empty req.body for none, and would wait for the spent stream).
-    if (declared === undefined || !NON_ZERO_DIGITS.test(declared) || Number(declared) > options.maxBodyBytes) return void yoga(req, res);
+    if (declared === undefined || !(declared > 0) || declared > options.maxBodyBytes) return void yoga(req, res);
     const mediaType = negotiateJsonMediaType(req.headers.accept);
     if (mediaType === undefined) return void yoga(req, res);
-    readBody(req, Number(declared), (body) => serve(req, res, body, mediaType));
+    readBody(req, declared, (body) => serve(req, res, body, mediaType));
   };
   return Object.defineProperty(listener, 'fastPathAnswers', { get: () => fastPathAnswers }) as AppRequestListener;
 }
 
-const NON_ZERO_DIGITS = /^0*[1-9]\d*$/;
 const SLASH = 0x2f;
 
-/** The bytes a request says its body has: Content-Length, or for a chunked body the most it may send. */
-function declaredBodyBytes(req: IncomingMessage, maxBodyBytes: number): number {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined) return Number(declared);
-  return req.headers['transfer-encoding'] === undefined ? 0 : maxBodyBytes;
-}
 const isJson = (type: string | undefined) => type === 'application/json' || (type !== undefined && /^application\/json\s*;/i.test(type));
 
 const RETHROWN = Symbol('rethrown');

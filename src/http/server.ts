@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { App } from '../app.js';
 import type { HttpConfig } from '../config.js';
-import { ShuttingDownError } from '../graphql/errors.js';
+import { ShuttingDownError } from './errors.js';
 import { createPipeliningLimit } from './pipelining.js';
 import { refuse } from './refuse.js';
 import { dropSlowReaders } from './slow-readers.js';
