@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { createYoga, maskError, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from '../config.js';
 import type { Db } from '../db/database.js';
 import { useRequestBodyLimit } from '../http/body-limit.js';
@@ -7,7 +7,6 @@ import { useRequestParseErrors } from '../http/request-parse-errors.js';
 import { yogaLogger, type Logger } from '../observability/logger.js';
 import type { SubscriptionSlots } from '../subscriptions/subscription-slots.js';
 import { createContext, type AppContext, type Deps } from './context.js';
-import { toClientError } from './errors.js';
 import { graphiqlOptions } from './graphiql-tabs.js';
 import { useArmorLimits } from './limits/armor.js';
 import { useCostLimit } from './limits/cost-limit.js';
@@ -15,6 +14,7 @@ import { useNoIntrospection } from './limits/introspection.js';
 import { useMergeLimit } from './limits/merge-limit.js';
 import { useParseLimits } from './limits/parse-limits.js';
 import { useTextArguments } from './limits/text-arguments.js';
+import { maskUnexpectedError } from './masking.js';
 import { useCancellation } from './plugins/cancellation.js';
 import { useGraphiQLPage } from './plugins/graphiql-page.js';
 import { useJitCompilation } from './plugins/jit-compilation.js';
@@ -76,12 +76,11 @@ export function createGraphQLServer({
     landingPage: false,
     logging: yogaLogger(logger),
     maskedErrors: {
-      // Never the details of an unexpected error, whatever NODE_ENV says: Yoga's development mode
-      // would put its stack, with file paths, in the response.
+      // Yoga's development mode (NODE_ENV=development) would add unexpected errors' details to answers.
       isDev: false,
       // The bank's refusals, and a lost database or a busy pool, get their codes (errors.ts);
       // anything else is a bug, and stays masked.
-      maskError: (error, message) => toClientError(error) ?? maskError(error, message, false),
+      maskError: maskUnexpectedError,
     },
     plugins: [
       // GraphiQL's scripts are served inline from this process: the page works with no internet access.
