@@ -3,6 +3,7 @@ import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } f
 import type { Config } from '../config.js';
 import type { Db } from '../db/database.js';
 import { useRequestBodyLimit } from '../http/body-limit.js';
+import { safeForFastPath } from '../http/fast-path-plugins.js';
 import { useRequestParseErrors } from '../http/request-parse-errors.js';
 import { yogaLogger, type Logger } from '../observability/logger.js';
 import type { SubscriptionSlots } from '../subscriptions/subscription-slots.js';
@@ -28,6 +29,8 @@ export type Yoga = YogaServerInstance<Record<string, unknown>, AppContext>;
 
 export type GraphQLServer = {
   yoga: Yoga;
+  /** The plugins handed to Yoga (after its own): ours, then those passed in. */
+  plugins: readonly Plugin[];
   /** The response bound, which the HTTP fast path applies too. */
   responseSizeLimit: ResponseSizeLimit;
   /** What is kept of the documents clients send, for tests and diagnostics. */
@@ -40,7 +43,7 @@ export type GraphQLServer = {
 };
 
 /**
- * The GraphQL server: the Pothos schema, served by Yoga through the plugins below, in the order a
+ * The GraphQL server: the Pothos schema, served by Yoga through the plugins of `ours` below, in the order a
  * request meets them. Everything a resolver uses comes from `deps`, through the context.
  */
 export function createGraphQLServer({
@@ -58,18 +61,52 @@ export function createGraphQLServer({
   subscriptionSlots: SubscriptionSlots;
   /** Where Yoga's lines go: the app's logger. */
   logger: Logger;
-  /** More plugins, after ours; tests observe requests with them. */
+  /** More plugins, after ours; tests observe requests with them (see safeForFastPath). */
   plugins?: Plugin[];
 }): GraphQLServer {
   const parseCache = createParseCache(config.documents.parseCacheMaxBytes);
   const jit = useJitCompilation(config.documents, parseCache);
   const responseSizeLimit = createResponseSizeLimit(config.maxResponseBytes);
+  const ours: Plugin[] = [
+    // GraphiQL's scripts are served inline from this process: the page works with no internet access.
+    // The renderer holds 9 MB of script, about 80 MB once loaded: load it on the first visit only.
+    useGraphiQLPage(async () => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(graphiqlOptions)),
+    // /health (built in) says the process is alive; /readiness says it can serve: 503 while
+    // the database does not answer, so a load balancer sends traffic to other replicas.
+    useReadinessCheck({ endpoint: '/readiness', check: async () => void (await sql`SELECT 1`.execute(readinessDb)) }),
+    useRequestBodyLimit(config.maxBodyBytes),
+    useRequestParseErrors(),
+    // Parsing: refused past the token and nesting limits, and each text parsed once while the
+    // cache keeps it.
+    useParseLimits(config.limits),
+    useParseCache(parseCache),
+    // Validation: each document's result kept; the field merging bounded before graphql-js's
+    // rules run (they would take seconds on some documents), then graphql-js's and armor's rules.
+    useValidationCache(),
+    useMergeLimit(config.limits.maxFieldMerges),
+    ...useArmorLimits(config.limits),
+    ...(config.limits.introspection ? [] : [useNoIntrospection()]),
+    // Execution: the cost, from the arguments and variables; string arguments are text (no NUL,
+    // no lone surrogate) and at most MAX_STRING_LENGTH long; then the engine.
+    useCostLimit(config.limits),
+    useTextArguments(config.limits.maxStringLength),
+    // Stops operations on graphql-js whose client has gone; then repeated operations run on
+    // graphql-jit instead, which replaces the engine with its signal hand-off (so in this order).
+    useCancellation(),
+    jit,
+    useSubscriptionSlots(subscriptionSlots),
+    responseSizeLimit.plugin,
+  ];
+  // Ours are safe for the HTTP fast path: it runs their hooks, or does the job of those it skips
+  // itself (the body limit, the request parse errors, the response size bound), and GraphiQL and
+  // /readiness answer other requests than it takes. Plugins passed in are trusted only if marked.
+  const given = [...ours.map(safeForFastPath), ...plugins];
   const yoga = createYoga<Record<string, unknown>, AppContext>({
     schema,
     context: () => createContext(deps),
-    // Served by useGraphiQLPage below, rendered once rather than for every visit.
+    // Served by useGraphiQLPage above, rendered once rather than for every visit.
     graphiql: false,
-    // Bounded by useRequestBodyLimit below, without the cost of Yoga's stream wrapper on every request.
+    // Bounded by useRequestBodyLimit above, without the cost of Yoga's stream wrapper on every request.
     maxRequestBodySize: false,
     // Replaced by useParseCache, bounded in bytes, and useValidationCache, which is cheaper.
     parserAndValidationCache: false,
@@ -82,40 +119,11 @@ export function createGraphQLServer({
       // anything else is a bug, and stays masked.
       maskError: maskUnexpectedError,
     },
-    plugins: [
-      // GraphiQL's scripts are served inline from this process: the page works with no internet access.
-      // The renderer holds 9 MB of script, about 80 MB once loaded: load it on the first visit only.
-      useGraphiQLPage(async () => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(graphiqlOptions)),
-      // /health (built in) says the process is alive; /readiness says it can serve: 503 while
-      // the database does not answer, so a load balancer sends traffic to other replicas.
-      useReadinessCheck({ endpoint: '/readiness', check: async () => void (await sql`SELECT 1`.execute(readinessDb)) }),
-      useRequestBodyLimit(config.maxBodyBytes),
-      useRequestParseErrors(),
-      // Parsing: refused past the token and nesting limits, and each text parsed once while the
-      // cache keeps it.
-      useParseLimits(config.limits),
-      useParseCache(parseCache),
-      // Validation: each document's result kept; the field merging bounded before graphql-js's
-      // rules run (they would take seconds on some documents), then graphql-js's and armor's rules.
-      useValidationCache(),
-      useMergeLimit(config.limits.maxFieldMerges),
-      ...useArmorLimits(config.limits),
-      ...(config.limits.introspection ? [] : [useNoIntrospection()]),
-      // Execution: the cost, from the arguments and variables; string arguments are text (no NUL,
-      // no lone surrogate) and at most MAX_STRING_LENGTH long; then the engine.
-      useCostLimit(config.limits),
-      useTextArguments(config.limits.maxStringLength),
-      // Stops operations on graphql-js whose client has gone; then repeated operations run on
-      // graphql-jit instead, which replaces the engine with its signal hand-off (so in this order).
-      useCancellation(),
-      jit,
-      useSubscriptionSlots(subscriptionSlots),
-      responseSizeLimit.plugin,
-      ...plugins,
-    ],
+    plugins: given,
   });
   return {
     yoga,
+    plugins: given,
     responseSizeLimit,
     documents: {
       get compiled() {
