@@ -114,6 +114,7 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
     yoga(req, res);
   };
 
+  /** Decides each request, before any hook runs: refused here, the fast path, or Yoga. */
   const listener: RequestListener = (req, res) => {
     const host = req.headers.host;
     if (host !== lastValidHost) {
