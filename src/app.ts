@@ -9,6 +9,7 @@ import { createObservability, type Observability, type ObservabilityOptions } fr
 import { createGraphQLServer, type GraphQLServer, type Yoga } from './graphql/yoga.js';
 import { createCorsPolicy } from './http/cors.js';
 import { observeRequests } from './http/observed-listener.js';
+import { pluginsInTheWayOfFastPath } from './http/fast-path-plugins.js';
 import { createRequestListener, type AppRequestListener } from './http/request-listener.js';
 import type { Locks } from './locks/lock.js';
 import { takeAdvisoryLocks } from './locks/postgres-advisory-locks.js';
@@ -62,7 +63,10 @@ export type AppOptions = ConnectOptions & {
   logging?: boolean;
   /** Spans go to this exporter (tests read them in memory) rather than to OTEL_EXPORTER_OTLP_ENDPOINT. */
   spanExporter?: ObservabilityOptions['spanExporter'];
-  /** More Yoga plugins, after ours; tests observe requests with them. */
+  /**
+   * More Yoga plugins, after ours; tests observe requests with them. The HTTP fast path stays on
+   * only if each is marked safeForFastPath (src/http/fast-path-plugins.ts).
+   */
   plugins?: Plugin[];
 };
 
@@ -127,13 +131,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   const { yoga } = graphql;
 
-  // The fast path skips Yoga's HTTP-level hooks (they route other requests: health, GraphiQL, CORS).
-  // A plugin passed in that hooks into them must see every request, so it turns the fast path off.
-  const extraHttpHooks = (options.plugins ?? []).some((plugin) => HTTP_HOOKS.some((hook) => hook in plugin));
+  // The fast path skips Yoga's HTTP-level hooks: it runs only with plugins known to be safe for it.
+  const inTheWay = pluginsInTheWayOfFastPath(graphql.plugins, builtPlugins(yoga));
+  if (config.httpFastPath && inTheWay.length > 0) {
+    logger.info({ plugins: inTheWay }, 'The HTTP fast path is off: these plugins are not known to be safe with it (src/http/fast-path-plugins.ts).');
+  }
   const graphqlListener = createRequestListener(yoga, {
     maxBodyBytes: config.maxBodyBytes,
     maxBodyBytesInFlight: config.http.maxBodyBytesInFlight,
-    fastPath: config.httpFastPath && !extraHttpHooks,
+    fastPath: config.httpFastPath && inTheWay.length === 0,
     boundResult: graphql.responseSizeLimit.bound,
   });
   const requestListener = Object.defineProperty(
@@ -183,7 +189,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   };
 }
 
-const HTTP_HOOKS = ['onRequest', 'onResponse', 'onRequestParse', 'onResultProcess'] as const;
+/** Every plugin Yoga runs, its own included: the list it builds, which its types keep protected. */
+const builtPlugins = (yoga: Yoga): Plugin[] => (yoga as unknown as { plugins: Plugin[] }).plugins;
 
 /**
  * On SQLite, one process and one writer: in-process locks, and one transaction at a time. On

@@ -2,6 +2,7 @@ import { createYoga } from 'graphql-yoga';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultHttp } from '../src/config.js';
 import { PREFLIGHT_MAX_AGE_SECONDS } from '../src/http/cors.js';
+import { safeForFastPath } from '../src/http/fast-path-plugins.js';
 import { schema } from '../src/graphql/schema/index.js';
 import { sqlite } from './helpers/databases.js';
 import { graphqlRequest } from './helpers/graphql.js';
@@ -44,7 +45,7 @@ describe('CORS with CORS_ORIGINS set', () => {
   beforeAll(async () => {
     served = await serveTestApp(sqlite, {
       config: { http: { ...defaultHttp, corsOrigins: [app, admin] } },
-      plugins: [{ onExecute: () => void (executions += 1) }],
+      plugins: [safeForFastPath({ onExecute: () => void (executions += 1) })],
     });
   });
   afterAll(() => served.close());

@@ -3,6 +3,7 @@ import { Socket } from 'node:net';
 import type { Plugin } from 'graphql-yoga';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sqlite } from './helpers/databases.js';
+import { safeForFastPath } from '../src/http/fast-path-plugins.js';
 import { serveTestApp, type ServedTestApp } from './helpers/server.js';
 
 // The HTTP fast path (src/http/request-listener.ts) must answer exactly as Yoga does. Two servers on
@@ -47,7 +48,7 @@ const corpus: Case[] = [
   { name: 'too many aliases', fast: true, request: query(aliases) },
   { name: 'too many tokens', fast: true, request: query(`{ ${'__typename '.repeat(20_001)}}`) },
   { name: 'too costly', fast: true, request: query('query ($ids: [ID!]!) { accounts(ids: $ids) { transfers(last: 100) { from { name } } } }', { variables: { ids: Array.from({ length: 1000 }, (_, index) => String(index + 1)) } }) },
-  { name: 'a plugin that throws before execution', fast: false, request: query('{ hello(delayMs: 0) } # throw') },
+  { name: 'a plugin that throws before execution', fast: true, request: query('{ hello(delayMs: 0) } # throw') },
   { name: 'a bad argument', fast: true, request: query('{ hello(delayMs: -1) }') },
   { name: 'a mutation', fast: true, request: query('mutation { increment(name: "compare", by: 2) { name value } }') },
   { name: 'the same mutation again', fast: true, request: query('mutation { increment(name: "compare", by: 2) { name value } }') },
@@ -109,20 +110,33 @@ function send(baseUrl: string, { method = 'POST', path = '/graphql', headers = {
   });
 }
 
-/** Throws where Yoga's pipeline can throw (an onParams hook), for a query that asks for it. */
-const throwing: Plugin = {
-  onParams({ params }) {
-    if (params.query?.includes('# throw')) throw new Error('a plugin failed');
-  },
-};
+/**
+ * Throws where Yoga's pipeline can throw outside execution, for a query that asks for it: in an
+ * onParams hook, before anything runs, and in an onExecutionResult hook, after the operation has run
+ * (once per server, as a plugin that fails now and then would).
+ */
+function throwingPlugin(): Plugin {
+  let thrownAfterExecution = false;
+  // Its hooks are ones the fast path runs: marked safe, it keeps the fast path on.
+  return safeForFastPath({
+    onParams({ params }) {
+      if (params.query?.includes('# throw')) throw new Error('a plugin failed');
+    },
+    onExecutionResult({ request }) {
+      if (thrownAfterExecution || request.headers.get('x-throw-after-execution') === null) return;
+      thrownAfterExecution = true;
+      throw new Error('a plugin failed after execution');
+    },
+  });
+}
 
 describe('the HTTP fast path', () => {
   let fast: ServedTestApp;
   let yoga: ServedTestApp;
   beforeAll(async () => {
     [fast, yoga] = await Promise.all([
-      serveTestApp(sqlite, { config: { httpFastPath: true, maxResponseBytes }, plugins: [throwing] }),
-      serveTestApp(sqlite, { config: { httpFastPath: false, maxResponseBytes }, plugins: [throwing] }),
+      serveTestApp(sqlite, { config: { httpFastPath: true, maxResponseBytes }, plugins: [throwingPlugin()] }),
+      serveTestApp(sqlite, { config: { httpFastPath: false, maxResponseBytes }, plugins: [throwingPlugin()] }),
     ]);
   });
   afterAll(async () => {
@@ -143,6 +157,18 @@ describe('the HTTP fast path', () => {
     }
     expect(yoga.app.requestListener.fastPathAnswers).toBe(0);
     expect(differences.join('\n')).toBe('');
+  });
+
+  it('never runs a mutation twice: a plugin that throws after execution gets one masked answer, as from Yoga', async () => {
+    const counter = async (url: string) => JSON.parse((await send(url, query('{ counter(name: "late-throw") { value } }'))).body).data.counter.value;
+    const increment = query('mutation { increment(name: "late-throw", by: 1) { value } }', {}, { 'x-throw-after-execution': '1' });
+    const before = fast.app.requestListener.fastPathAnswers;
+    const [viaFastPath, viaYoga] = [await send(fast.server.url, increment), await send(yoga.server.url, increment)];
+    expect(fast.app.requestListener.fastPathAnswers).toBe(before + 1);
+    // The operation ran once on each server: the throw came after it, and nothing ran it again.
+    expect([await counter(fast.server.url), await counter(yoga.server.url)]).toEqual([1, 1]);
+    expect(viaFastPath).toEqual(viaYoga);
+    expect(viaFastPath).toMatchObject({ status: 500, body: '{"errors":[{"message":"Unexpected error.","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}' });
   });
 
   it('survives a client that leaves halfway through its body, and serves the next request', async () => {

@@ -5,6 +5,7 @@ import { countdown } from './helpers/deferred.js';
 import { createTestApp, errorCodes, graphqlRequest, type TestApp } from './helpers/graphql.js';
 import { serve } from './helpers/server.js';
 import type { RunningServer } from '../src/http/server.js';
+import { safeForFastPath } from '../src/http/fast-path-plugins.js';
 
 const activeTimers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
 
@@ -12,13 +13,14 @@ describe('hello', () => {
   const started = { current: countdown(0) };
   const aborted = { current: countdown(0) };
   // Tells the test when requests have reached the resolver and when their signals have aborted.
-  const observe: Plugin = {
+  // Marked safe, so that the server keeps its fast path, whose cancellation this checks too.
+  const observe: Plugin = safeForFastPath({
     onExecute({ args }) {
       const { request } = args.contextValue as { request: Request };
       request.signal.addEventListener('abort', () => aborted.current.tick(), { once: true });
       started.current.tick();
     },
-  };
+  });
   let app: TestApp;
   let server: RunningServer;
   beforeAll(async () => {

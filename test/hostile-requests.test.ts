@@ -6,6 +6,7 @@ import { graphqlRequest } from './helpers/graphql.js';
 import { INTERNALS, sendRaw } from './helpers/raw-http.js';
 import { serveTestApp, type ServedTestApp } from './helpers/server.js';
 import { createLogger } from '../src/observability/logger.js';
+import { safeForFastPath } from '../src/http/fast-path-plugins.js';
 
 // What a scanner or a hostile client sends: malformed request lines, headers and bodies. Each must
 // get an HTTP answer below 500 that names the problem and holds nothing of the server's insides (no
@@ -118,12 +119,12 @@ describe('the log, when clients leave', () => {
       // An execution ends with a result, or (on graphql-js, which reads the signal) rejects with the
       // abort: count both.
       plugins: [
-        {
+        safeForFastPath({
           onExecute: ({ executeFn, setExecuteFn }) => {
             waiting.tick();
             setExecuteFn((args) => Promise.resolve(executeFn(args)).finally(() => done.tick()));
           },
-        },
+        }),
       ],
     });
     try {

@@ -3,6 +3,7 @@ import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../src/http/server.js';
+import { safeForFastPath } from '../src/http/fast-path-plugins.js';
 import { useGraphiQLPage } from '../src/graphql/plugins/graphiql-page.js';
 import { schema } from '../src/graphql/schema/index.js';
 import { databases } from './helpers/databases.js';
@@ -93,7 +94,7 @@ describe('the HTTP server', () => {
 describe('graceful shutdown', () => {
   it('lets requests in flight finish, refuses new connections, then closes', async () => {
     const started = countdown(3);
-    const observe: Plugin = { onExecute: () => started.tick() };
+    const observe: Plugin = safeForFastPath({ onExecute: () => started.tick() });
     const app = await createTestApp(databases[0]!, { plugins: [observe] });
     const server = await serve(app);
     const inFlight = Array.from({ length: 3 }, () => graphqlRequest(fetch, `${server.url}/graphql`, '{ hello(delayMs: 300) }'));
@@ -124,7 +125,7 @@ describe('graceful shutdown', () => {
 
   it('aborts the requests still running at the bound', async () => {
     const started = countdown(1);
-    const app = await createTestApp(databases[0]!, { plugins: [{ onExecute: () => started.tick() }] });
+    const app = await createTestApp(databases[0]!, { plugins: [safeForFastPath({ onExecute: () => started.tick() })] });
     const server = await serve(app);
     const slow = graphqlRequest(fetch, `${server.url}/graphql`, '{ hello(delayMs: 10000) }').catch((error: Error) => error);
     await started.promise;

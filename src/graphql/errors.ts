@@ -81,26 +81,3 @@ export class ResponseTooLargeError extends GraphQLError {
     );
   }
 }
-
-// Refusals of the HTTP layer (src/http/), before any GraphQL runs: nothing was read or changed.
-
-/** The request cannot be read: its target or Host header make no URL, its query string or body do not parse. */
-export class BadRequestError extends GraphQLError {
-  constructor(message: string) {
-    super(message, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
-  }
-}
-
-/** The server is at a capacity bound (MAX_BODY_BYTES_IN_FLIGHT); the request may be retried. */
-export class ServerBusyError extends GraphQLError {
-  constructor(message: string) {
-    super(message, { extensions: { code: 'SERVER_BUSY' } });
-  }
-}
-
-/** The server is stopping; the request was not run and may be sent again, to this server once restarted or to another replica. */
-export class ShuttingDownError extends GraphQLError {
-  constructor() {
-    super('The server is shutting down; the request was not run. Send it again.', { extensions: { code: 'SHUTTING_DOWN' } });
-  }
-}

@@ -1,8 +1,6 @@
-import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-
-const tooLarge = () => new GraphQLError('Request body too large', { extensions: { http: { status: 413 }, code: 'REQUEST_ENTITY_TOO_LARGE' } });
-const CONTENT_LENGTH = /^\d+$/;
+import { declaredContentLength } from './content-length.js';
+import { BadRequestError, RequestTooLargeError } from './errors.js';
 
 /**
  * Bounds every request body to `limit` bytes, as Yoga's own `maxRequestBodySize` does (which we turn
@@ -17,12 +15,12 @@ const CONTENT_LENGTH = /^\d+$/;
 export function useRequestBodyLimit(limit: number): Plugin {
   return {
     onRequestParse({ request, requestParser, setRequestParser, fetchAPI }) {
-      const declared = request.headers.get('content-length');
-      if (declared != null) {
-        if (!CONTENT_LENGTH.test(declared)) {
-          throw new GraphQLError('Content-Length header is invalid.', { extensions: { http: { status: 400 }, code: 'BAD_REQUEST' } });
+      const declared = declaredContentLength(request.headers.get('content-length'));
+      if (declared !== undefined) {
+        if (Number.isNaN(declared)) {
+          throw new BadRequestError('Content-Length header is invalid.');
         }
-        if (Number(declared) > limit) throw tooLarge();
+        if (declared > limit) throw new RequestTooLargeError();
         return;
       }
       if (!requestParser || !request.body) return;
@@ -44,7 +42,7 @@ function withCountedBody(request: Request, limit: number, fetchAPI: { TransformS
     new Transform<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
         bytesRead += chunk.byteLength;
-        if (bytesRead > limit) controller.error(tooLarge());
+        if (bytesRead > limit) controller.error(new RequestTooLargeError());
         else controller.enqueue(chunk);
       },
     }),

@@ -12,7 +12,7 @@ type LazySignalRequest = Request & { [RESPONSE]: ServerResponse; [SIGNAL]?: Abor
  * Why lazily: in Node 20, `new AbortController()` plus its listener cost more CPU and garbage than
  * all the rest of the fast path of a `{ hello }` (docs/performance.md), and most operations never
  * read the signal: only resolvers that wait (hello's timer, the locks), and operations that run on
- * graphql-js rather than graphql-jit (src/graphql/plugins/jit.ts), do.
+ * graphql-js rather than graphql-jit (src/graphql/plugins/jit-compilation.ts), do.
  */
 export function createLazySignalRequestClass(Base: typeof Request) {
   class Lazy extends Base {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { BadRequestError } from '../graphql/errors.js';
+import { BadRequestError } from './errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { attachRecord, type RequestRecord } from '../observability/request-record.js';

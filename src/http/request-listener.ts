@@ -1,8 +1,10 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { processRegularResult, type GraphQLParams, type YogaServerInstance } from 'graphql-yoga';
-import { BadRequestError, ServerBusyError } from '../graphql/errors.js';
+import { BadRequestError, ServerBusyError } from './errors.js';
+import { errorsOfThrow } from '../graphql/masking.js';
 import type { ResponseSizeLimit } from '../graphql/plugins/response-size-limit.js';
 import { BodyBudget, SMALL_BODY_BYTES } from './body-budget.js';
+import { declaredContentLength } from './content-length.js';
 import { readGraphQLParams } from './graphql-params.js';
 import { createLazySignalRequestClass } from './lazy-signal-request.js';
 import { negotiateJsonMediaType, type JsonMediaType } from './negotiate.js';
@@ -38,14 +40,18 @@ export type RequestListenerOptions = {
  * parse/validate cache, JIT, cancellation), then the onExecutionResult hooks — and serialises the
  * result with Yoga's own `processRegularResult`. Only the HTTP adapter and the routing hooks
  * that do not apply to this request are skipped: health, readiness and GraphiQL (other paths and
- * methods), CORS (the listener in front of both paths applies it: observed-listener.ts), request parsing (done here),
- * result-processor selection (negotiate.ts, for plain results only).
+ * methods), CORS (the listener in front of both paths applies it: observed-listener.ts), request
+ * parsing (done here), result-processor selection (negotiate.ts, for plain results only). Because
+ * hooks are skipped, it runs only with plugins known to be safe for it (fast-path-plugins.ts).
  *
- * Anything else goes to Yoga unchanged: other methods and paths, other content types, chunked or
- * oversized bodies, Accept headers asking for a stream, bodies that are not plain parameters, and
- * any request whose handling throws before execution (a syntax error, a limit): Yoga answers it
- * from the body already read, so the client gets Yoga's own answer, byte for byte. A test
- * (test/fast-path.test.ts) sends one corpus both ways and compares status, headers and bodies.
+ * Which path a request takes is decided before any hook runs, and never changed after: other
+ * methods and paths, other content types, chunked or oversized bodies, Accept headers asking for a
+ * stream, and bodies that are not plain parameters go to Yoga unchanged. Once `getResultForParams`
+ * is called, the fast path answers, whatever happens: a syntax error, a limit or an invalid
+ * variable is a result like any other, and a throw (a plugin's onParams or onExecutionResult hook)
+ * is answered once, masked, as Yoga answers it (masking.ts), never handed to Yoga to run again:
+ * the operation may have run, and a mutation must not run twice. A test (test/fast-path.test.ts)
+ * sends one corpus both ways and compares status, headers and bodies.
  *
  * Before either path, every request passes two checks of its own (so both paths answer alike):
  * - its Host header and request target must make a URL: Yoga's adapter builds one from them, and
@@ -75,24 +81,31 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
     yoga(req, res);
   };
 
+  /** The fast path, from a body read: Yoga's if it holds no plain parameters, else answered here. */
   const serve = (req: IncomingMessage, res: ServerResponse, body: Buffer, mediaType: JsonMediaType) => {
     const params = readGraphQLParams(body);
     if (!params) return yogaWithBody(req, res, body);
+    // From here on, hooks run and so may the operation: this request is answered here, once.
+    fastPathAnswers += 1;
     const url = `http://${req.headers.host ?? 'localhost'}${req.url}`;
     const request = new FastPathRequest(url, { method: 'POST', headers: req.headers as Record<string, string>, body } as RequestInit, res);
-    const serverContext = { req, res, waitUntil };
-    execute(getResultForParams, params, request, serverContext).then(
-      (result) => {
-        if (result === RETHROWN) return yogaWithBody(req, res, body);
-        fastPathAnswers += 1;
-        return writeResult(res, options.boundResult(result), mediaType, fetchAPI);
-      },
-      (error: unknown) => {
+    resultOf(params, request, { req, res, waitUntil })
+      .then((result) => writeResult(res, options.boundResult(result), mediaType, fetchAPI))
+      .catch((error: unknown) => {
+        // Writing failed (not the operation, whose errors are a result): nothing more can be said.
         logger.error(error);
         if (!res.headersSent) res.writeHead(500);
         res.end();
-      },
-    );
+      });
+  };
+
+  /** The operation's result through Yoga's hooks and envelop; a throw becomes Yoga's answer to it. */
+  const resultOf = async (params: GraphQLParams, request: Request, serverContext: object): Promise<Result> => {
+    try {
+      return await getResultForParams({ params, request }, serverContext);
+    } catch (error) {
+      return { errors: errorsOfThrow(error, logger) };
+    }
   };
 
   const toYoga = (req: IncomingMessage, res: ServerResponse) => {
@@ -101,14 +114,16 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
     yoga(req, res);
   };
 
+  /** Decides each request, before any hook runs: refused here, the fast path, or Yoga. */
   const listener: RequestListener = (req, res) => {
     const host = req.headers.host;
     if (host !== lastValidHost) {
       if (host !== undefined && !URL.canParse(`http://${host}`)) return refuse(res, 400, new BadRequestError('The Host header is not a valid host name.'));
       lastValidHost = host;
     }
-    const bodyBytes = declaredBodyBytes(req, options.maxBodyBytes);
-    // Larger than MAX_BODY_BYTES: refused with 413 below, unread.
+    const declared = declaredContentLength(req.headers['content-length']);
+    // A chunked body may send up to MAX_BODY_BYTES; one larger than that is refused with 413, unread.
+    const bodyBytes = declared ?? (req.headers['transfer-encoding'] === undefined ? 0 : options.maxBodyBytes);
     if (bodyBytes > SMALL_BODY_BYTES && bodyBytes <= options.maxBodyBytes && !bodies.admit(req, bodyBytes)) {
       // The connection stays open: node reads what the client still sends and drops it, unbuffered
       // (REQUEST_TIMEOUT_MS bounds how long), so the client gets this answer rather than a reset.
@@ -119,46 +134,25 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
     if (!options.fastPath || req.method !== 'POST' || req.url !== endpoint || !isJson(req.headers['content-type'])) {
       return toYoga(req, res);
     }
-    const declared = req.headers['content-length'];
     // Chunked bodies, and declared lengths that are invalid or too large, get Yoga's answers (413,
     // 400); so does an empty one, which Yoga's adapter could not be handed ready-read (it takes an
     // empty req.body for none, and would wait for the spent stream).
-    if (declared === undefined || !NON_ZERO_DIGITS.test(declared) || Number(declared) > options.maxBodyBytes) return void yoga(req, res);
+    if (declared === undefined || !(declared > 0) || declared > options.maxBodyBytes) return void yoga(req, res);
     const mediaType = negotiateJsonMediaType(req.headers.accept);
     if (mediaType === undefined) return void yoga(req, res);
-    readBody(req, Number(declared), (body) => serve(req, res, body, mediaType));
+    readBody(req, declared, (body) => serve(req, res, body, mediaType));
   };
   return Object.defineProperty(listener, 'fastPathAnswers', { get: () => fastPathAnswers }) as AppRequestListener;
 }
 
-const NON_ZERO_DIGITS = /^0*[1-9]\d*$/;
 const SLASH = 0x2f;
 
-/** The bytes a request says its body has: Content-Length, or for a chunked body the most it may send. */
-function declaredBodyBytes(req: IncomingMessage, maxBodyBytes: number): number {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined) return Number(declared);
-  return req.headers['transfer-encoding'] === undefined ? 0 : maxBodyBytes;
-}
 const isJson = (type: string | undefined) => type === 'application/json' || (type !== undefined && /^application\/json\s*;/i.test(type));
 
-const RETHROWN = Symbol('rethrown');
+type Result = Awaited<ReturnType<Yoga['getResultForParams']>>;
 
-/**
- * Runs the operation through Yoga's own hooks and envelop. A throw here comes from before execution
- * (a parameter check, a syntax error, a limit): graphql-js and graphql-jit turn every error during
- * execution into an entry of `errors` and never throw. So nothing has run, and the request can be
- * handed to Yoga whole, for Yoga to answer it as it answers any error (masking, logging, status).
- */
-async function execute(getResultForParams: Yoga['getResultForParams'], params: GraphQLParams, request: Request, serverContext: object) {
-  try {
-    return await getResultForParams({ params, request }, serverContext);
-  } catch {
-    return RETHROWN;
-  }
-}
-
-async function writeResult(res: ServerResponse, result: Awaited<ReturnType<Yoga['getResultForParams']>>, mediaType: JsonMediaType, fetchAPI: Yoga['fetchAPI']) {
+/** Writes the answer: Yoga's serialisation of the result, in one write. */
+async function writeResult(res: ServerResponse, result: Result, mediaType: JsonMediaType, fetchAPI: Yoga['fetchAPI']) {
   // A stream cannot come from a plain query or mutation (subscriptions take Yoga's path, and
   // @defer/@stream are not enabled); processRegularResult answers one with 406, as Yoga would.
   const response = processRegularResult(result as Parameters<typeof processRegularResult>[0], fetchAPI, mediaType);

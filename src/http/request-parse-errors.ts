@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { BadRequestError } from '../graphql/errors.js';
+import { BadRequestError } from './errors.js';
 
 /**
  * Makes every failure of Yoga's request parsers a client error that quotes nothing of the request.

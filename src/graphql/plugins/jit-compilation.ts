@@ -1,4 +1,3 @@
-import { types } from 'node:util';
 import { Kind, typeFromAST, valueFromAST, type DocumentNode, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import type { Plugin } from 'graphql-yoga';
@@ -18,11 +17,7 @@ type Operation = { runs: number; compiled?: Compiled | null };
 const COMPILED_BYTES_PER_FIELD = 5_000;
 
 /**
- * Runs each operation on the faster engine that can run it, and hands the request's abort signal
- * to the engine that reads it. It takes the place of Yoga's useExecutionCancellation, which reads
- * the signal for every operation.
- *
- * Repeated queries and mutations run on graphql-jit: each is compiled once into a function (cached
+ * Runs repeated queries and mutations on graphql-jit: each is compiled once into a function (cached
  * per parsed document, which the parse cache keeps stable) instead of being walked on every
  * request; about a third less CPU for 100 accounts. Compiling costs far more than running once
  * (1-3 ms for `{ hello }`, against tens of microseconds), so only what has earned it is compiled:
@@ -42,22 +37,14 @@ const COMPILED_BYTES_PER_FIELD = 5_000;
  * cache keeps the document, and a compiled function's size is charged to the document's entry there,
  * so the parse cache's byte bound covers them.
  *
- * graphql-jit does not check an abort signal between fields, so it is handed none. Cancellation
- * still holds where it matters: every resolver that waits (hello's timer, the locks) listens to
- * `context.request.signal` itself. Not touching the signal otherwise pays: the HTTP fast path makes
- * a request's AbortController only when something reads its signal, and in Node 20 making one costs
- * about as much as the rest of a `{ hello }` (docs/performance.md).
- *
- * What runs on Yoga's executor (@graphql-tools/executor, "graphql-js" above) gets the signal, which
- * it checks before every field. The signal is made native first: the request signal of Yoga's Node
- * adapter is a Proxy (createCustomAbortControllerSignal in @whatwg-node/server) whose every
- * property read runs a string search, three reads per field.
+ * A compiled operation replaces the engine that useCancellation (cancellation.ts) wraps, so it must
+ * come after it: graphql-jit does not check an abort signal between fields, and is handed none.
  *
  * graphql-jit 0.8 refuses a non-null variable left out even when the operation gives it a default
  * (`$by: Int! = 1`); the spec says the default applies. So the defaults of left-out variables
  * are filled in before the compiled function coerces them.
  */
-export function useJit({ jitAfterRuns, jitMaxFields }: Pick<DocumentsConfig, 'jitAfterRuns' | 'jitMaxFields'>, parseCache?: ParseCache): Plugin & { readonly compiled: number } {
+export function useJitCompilation({ jitAfterRuns, jitMaxFields }: Pick<DocumentsConfig, 'jitAfterRuns' | 'jitMaxFields'>, parseCache?: ParseCache): Plugin & { readonly compiled: number } {
   let compiledCount = 0;
   const operations = new WeakMap<DocumentNode, Map<string | undefined, Operation>>();
   const compiledFor = (args: ExecutionArgs): Compiled | null => {
@@ -85,32 +72,17 @@ export function useJit({ jitAfterRuns, jitMaxFields }: Pick<DocumentsConfig, 'ji
     },
     onExecute({ args, setExecuteFn }) {
       const compiled = compiledFor(args);
-      if (!compiled) return void passSignal(args);
+      if (!compiled) return;
       setExecuteFn((execution) => {
         const variables = { ...(execution.variableValues ?? {}) };
         for (const [name, value] of compiled.defaults) if (variables[name] === undefined) variables[name] = value;
         return compiled.query(execution.rootValue, execution.contextValue, variables);
       });
     },
-    onSubscribe({ args }) {
-      passSignal(args);
-    },
   };
 }
 
-function passSignal(args: ExecutionArgs): void {
-  const signal = (args.contextValue as { request?: Request } | undefined)?.request?.signal;
-  if (signal) (args as ExecutionArgs & { signal?: AbortSignal }).signal = types.isProxy(signal) ? nativeSignal(signal) : signal;
-}
-
-function nativeSignal(source: AbortSignal): AbortSignal {
-  if (source.aborted) return AbortSignal.abort(source.reason);
-  const controller = new AbortController();
-  source.addEventListener('abort', () => controller.abort(source.reason), { once: true });
-  return controller.signal;
-}
-
-/** The compiled operation, or null for what is not compiled (see useJit) or cannot be. */
+/** The compiled operation, or null for what is not compiled (see useJitCompilation) or cannot be. */
 function compileIfWorthIt(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined, maxFields: number): Compiled | null {
   const operation = document.definitions.find(
     (definition) => definition.kind === Kind.OPERATION_DEFINITION && (operationName === undefined || definition.name?.value === operationName),
