@@ -1,10 +1,12 @@
 import type { Plugin } from 'graphql-yoga';
+import { createTokenVerifier } from './auth/token-verifier.js';
 import { createBank, type Bank } from './bank/bank.js';
 import type { Config } from './config.js';
 import { createDb, createReadDb, type ConnectOptions } from './db/connect.js';
 import type { Db } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { createLogger, type Logger } from './observability/logger.js';
+import { readTrustedDocuments } from './graphql/plugins/trusted-documents.js';
 import { createGraphQLServer, type GraphQLServer, type Yoga } from './graphql/yoga.js';
 import { createRequestListener, type AppRequestListener } from './http/request-listener.js';
 import type { Locks } from './locks/lock.js';
@@ -15,6 +17,7 @@ import { JobWatchers } from './queue/job-watchers.js';
 import { WorkerPool } from './queue/worker-pool.js';
 import { EventBudget } from './subscriptions/event-budget.js';
 import { SubscriptionSlots } from './subscriptions/subscription-slots.js';
+import type { GraphQLWsDeps } from './ws/graphql-ws-server.js';
 
 export type App = {
   /** The configuration the app was made with; src/http/server.ts reads its HTTP bounds. */
@@ -22,6 +25,8 @@ export type App = {
   yoga: Yoga;
   /** What node:http serves: Yoga, with the fast path for JSON POSTs in front (src/http/request-listener.ts). */
   requestListener: AppRequestListener;
+  /** What graphql-ws serves on the HTTP server's upgrades (src/ws/graphql-ws-server.ts): the same Yoga, documents and tokens. */
+  graphqlWs: GraphQLWsDeps;
   /** What is kept of the documents clients send, for tests and diagnostics. */
   documents: GraphQLServer['documents'];
   /** The database: the writer, through which every change goes. */
@@ -62,6 +67,9 @@ export type AppOptions = ConnectOptions & {
 /** Opens and migrates the database, and builds the bank, the queue and the GraphQL server. Never listens: see main.ts. */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger({ level: options.logging === false ? 'silent' : config.observability.logLevel });
+  // Read before anything opens: a bad file stops the start with a ConfigError.
+  const trustedDocuments = config.trustedDocuments.path ? readTrustedDocuments(config.trustedDocuments.path, config.trustedDocuments.only) : undefined;
+  const verifyToken = config.auth ? createTokenVerifier(config.auth) : undefined;
   const db = createDb(config.database, options);
   try {
     await migrateToLatest(db);
@@ -92,14 +100,25 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   // and spends from one budget for the CPU of its events.
   const subscriptionSlots = new SubscriptionSlots(config.subscriptions.maxOpen);
   const jobWatchers = new JobWatchers(readDb, jobEvents, { budget: new EventBudget(config.subscriptions.eventsPerSecond) });
-  const graphql = createGraphQLServer({
-    config,
-    deps: { db: readDb, bank, jobWatchers },
-    readinessDb: readDb,
-    subscriptionSlots,
-    logger,
-    plugins: options.plugins,
-  });
+  let graphql: GraphQLServer;
+  try {
+    graphql = createGraphQLServer({
+      config,
+      deps: { db: readDb, bank, jobWatchers },
+      readinessDb: readDb,
+      subscriptionSlots,
+      logger,
+      trustedDocuments,
+      verifyToken,
+      plugins: options.plugins,
+    });
+  } catch (error) {
+    // A trusted document that does not validate: nothing may be left open.
+    await jobEvents.close();
+    if (readDb !== db) await readDb.destroy();
+    await db.destroy();
+    throw error;
+  }
   const { yoga } = graphql;
 
   // The fast path skips Yoga's HTTP-level hooks (they route other requests: health, GraphiQL, CORS).
@@ -124,6 +143,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     config,
     yoga,
     requestListener,
+    graphqlWs: {
+      yoga,
+      config: config.websocket,
+      maxMessageBytes: config.maxBodyBytes,
+      trustedDocuments,
+      verifyToken,
+      fitResult: graphql.responseSizeLimit.fit,
+    },
     documents: graphql.documents,
     db,
     readDb,
