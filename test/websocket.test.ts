@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
-import { defaultSubscriptions, defaultWebSocket, DEFAULT_MAX_RESPONSE_BYTES } from '../src/config.js';
+import { defaultHttp, defaultSubscriptions, defaultWebSocket, DEFAULT_MAX_RESPONSE_BYTES } from '../src/config.js';
 import { deferred } from '../src/deferred.js';
 import { databases } from './helpers/databases.js';
 import { errorCodes, type GraphQLBody } from './helpers/graphql.js';
@@ -133,6 +133,23 @@ describe.each(databases)('graphql-ws on $name', (database) => {
       await dead.received('connection_ack');
       expect(await dead.closed).toBe(1006);
       await waitFor(async () => server.webSockets.connections === 0);
+    } finally {
+      await close();
+    }
+  });
+
+  it('counts open WebSockets against MAX_CONNECTIONS with HTTP connections', async () => {
+    const { server, close } = await serveTestApp(database, { config: { http: { ...defaultHttp, maxConnections: 2 } } });
+    const clients = [connectWs(server.url), connectWs(server.url)];
+    try {
+      for (const client of clients) expect(await wsOperation(client, { query: '{ hello }' })).toEqual([{ data: { hello: 'Hello, World' } }]);
+      // Two upgraded sockets are open: a third connection, WebSocket or HTTP, is closed as it is accepted.
+      const third = connectWs(server.url);
+      await expect(wsOperation(third, { query: '{ hello }' })).rejects.toBeDefined();
+      await expect(fetch(`${server.url}/health`)).rejects.toThrow();
+      await Promise.all(clients.map((client) => client.dispose()));
+      await waitFor(async () => server.webSockets.connections === 0);
+      expect((await fetch(`${server.url}/health`)).status).toBe(200);
     } finally {
       await close();
     }
