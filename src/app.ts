@@ -1,4 +1,5 @@
 import type { Plugin } from 'graphql-yoga';
+import { createTokenVerifier } from './auth/token-verifier.js';
 import { createBank, type Bank } from './bank/bank.js';
 import type { Config } from './config.js';
 import { createDb, createReadDb, poolStatsOf, type ConnectOptions } from './db/connect.js';
@@ -6,6 +7,7 @@ import type { Db } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createObservability, type Observability, type ObservabilityOptions } from './observability/observability.js';
+import { readTrustedDocuments } from './graphql/plugins/trusted-documents.js';
 import { createGraphQLServer, type GraphQLServer, type Yoga } from './graphql/yoga.js';
 import { createCorsPolicy } from './http/cors.js';
 import { observeRequests } from './http/observed-listener.js';
@@ -19,6 +21,7 @@ import { JobWatchers } from './queue/job-watchers.js';
 import { WorkerPool } from './queue/worker-pool.js';
 import { EventBudget } from './subscriptions/event-budget.js';
 import { SubscriptionSlots } from './subscriptions/subscription-slots.js';
+import type { GraphQLWsDeps } from './ws/graphql-ws-server.js';
 
 export type App = {
   /** The configuration the app was made with; src/http/server.ts reads its HTTP bounds. */
@@ -28,6 +31,8 @@ export type App = {
   yoga: Yoga;
   /** What node:http serves: Yoga, with the fast path for JSON POSTs in front (src/http/request-listener.ts). */
   requestListener: AppRequestListener;
+  /** What graphql-ws serves on the HTTP server's upgrades (src/ws/graphql-ws-server.ts): the same Yoga, documents and tokens. */
+  graphqlWs: GraphQLWsDeps;
   /** What is kept of the documents clients send, for tests and diagnostics. */
   documents: GraphQLServer['documents'];
   /** The database: the writer, through which every change goes. */
@@ -77,6 +82,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     spanExporter: options.spanExporter,
   });
   const { logger, metrics, tracing } = observability;
+  // Read before anything opens: a bad file stops the start with a ConfigError.
+  const trustedDocuments = config.trustedDocuments.path ? readTrustedDocuments(config.trustedDocuments.path, config.trustedDocuments.only) : undefined;
+  const verifyToken = config.auth ? createTokenVerifier(config.auth) : undefined;
   const connectOptions: ConnectOptions = {
     ...options,
     // Each statement is a span of the execution it runs for.
@@ -120,15 +128,27 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   // and spends from one budget for the CPU of its events.
   const subscriptionSlots = new SubscriptionSlots(config.subscriptions.maxOpen);
   const jobWatchers = new JobWatchers(readDb, jobEvents, { budget: new EventBudget(config.subscriptions.eventsPerSecond) });
-  const graphql = createGraphQLServer({
-    config,
-    deps: { db: readDb, bank, jobWatchers },
-    readinessDb: readDb,
-    subscriptionSlots,
-    logger,
-    observation: { first: observability.firstPlugin, last: observability.lastPlugins },
-    plugins: options.plugins,
-  });
+  let graphql: GraphQLServer;
+  try {
+    graphql = createGraphQLServer({
+      config,
+      deps: { db: readDb, bank, jobWatchers },
+      readinessDb: readDb,
+      subscriptionSlots,
+      logger,
+      observation: { first: observability.firstPlugin, last: observability.lastPlugins },
+      trustedDocuments,
+      verifyToken,
+      plugins: options.plugins,
+    });
+  } catch (error) {
+    // A trusted document that does not validate: nothing may be left open.
+    await jobEvents.close();
+    if (readDb !== db) await readDb.destroy();
+    await db.destroy();
+    await observability.close();
+    throw error;
+  }
   const { yoga } = graphql;
 
   // The fast path skips Yoga's HTTP-level hooks: it runs only with plugins known to be safe for it.
@@ -167,6 +187,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     observability,
     yoga,
     requestListener,
+    graphqlWs: {
+      yoga,
+      config: config.websocket,
+      maxMessageBytes: config.maxBodyBytes,
+      trustedDocuments,
+      verifyToken,
+      fitResult: graphql.responseSizeLimit.fit,
+    },
     documents: graphql.documents,
     db,
     readDb,

@@ -63,7 +63,45 @@ export type Config = Readonly<{
   queue: Readonly<QueueConfig>;
   subscriptions: Readonly<SubscriptionsConfig>;
   observability: Readonly<ObservabilityConfig>;
+  websocket: Readonly<WebSocketConfig>;
+  trustedDocuments: Readonly<TrustedDocumentsConfig>;
+  /** undefined: no authentication (AUTH_JWKS_URL and AUTH_JWT_SECRET unset), every operation is public. */
+  auth: Readonly<AuthConfig> | undefined;
+  /** Which protocol GraphiQL runs subscriptions over (GRAPHIQL_SUBSCRIPTIONS): graphql-ws or Server-Sent Events. */
+  graphiqlSubscriptions: 'ws' | 'sse';
 }>;
+
+/** graphql-ws on /graphql (src/ws/): what one WebSocket may hold and how long it may stay silent. */
+export type WebSocketConfig = {
+  /** How often the server pings each socket; one that has not answered by the next ping is dropped. */
+  keepAliveMs: number;
+  /** A socket that has not sent connection_init this long after opening is closed (4408). */
+  connectionInitTimeoutMs: number;
+  /** Operations running at once on one socket, subscriptions included; the next gets TOO_MANY_OPERATIONS. */
+  maxOperationsPerConnection: number;
+};
+
+/** The operations a client may run by id (src/graphql/plugins/trusted-documents.ts). */
+export type TrustedDocumentsConfig = {
+  /** A persisted-documents.json of graphql-codegen's client preset ({ hash: document }); undefined: none. */
+  path: string | undefined;
+  /** true: only those documents run; any other text is refused with PERSISTED_QUERY_ONLY. */
+  only: boolean;
+};
+
+/** Bearer JWTs (src/auth/): who may run mutations, and reads when `requiredForReads`. */
+export type AuthConfig = {
+  /** Where the public keys are (AUTH_JWKS_URL); or */
+  jwksUrl: string | undefined;
+  /** the shared HS256 secret (AUTH_JWT_SECRET), as bytes. */
+  secret: Uint8Array | undefined;
+  /** The `aud` a token must carry (AUTH_AUDIENCE); undefined: not checked. */
+  audience: string | undefined;
+  /** The `iss` a token must carry (AUTH_ISSUER); undefined: not checked. */
+  issuer: string | undefined;
+  /** Whether queries and subscriptions need a token too (AUTH_REQUIRED_FOR_READS). */
+  requiredForReads: boolean;
+};
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -167,6 +205,10 @@ export const defaultQueue: QueueConfig = { concurrency: 4, maxPending: 100_000, 
 
 export const defaultSubscriptions: SubscriptionsConfig = { maxOpen: 5_000, eventsPerSecond: 1_000 };
 
+export const defaultWebSocket: WebSocketConfig = { keepAliveMs: 12_000, connectionInitTimeoutMs: 3_000, maxOperationsPerConnection: 100 };
+
+export const defaultTrustedDocuments: TrustedDocumentsConfig = { path: undefined, only: false };
+
 export const DEFAULT_MAX_BODY_BYTES = 1_000_000;
 export const DEFAULT_MAX_RESPONSE_BYTES = 10_000_000;
 
@@ -225,7 +267,49 @@ export function loadConfig(env: Env = process.env): Config {
       eventsPerSecond: readInt(env, 'SUBSCRIPTION_EVENTS_PER_SECOND', defaultSubscriptions.eventsPerSecond, 1, 10_000_000),
     }),
     observability: Object.freeze(readObservabilityConfig(env)),
+    websocket: Object.freeze({
+      keepAliveMs: readInt(env, 'WS_KEEP_ALIVE_MS', defaultWebSocket.keepAliveMs, 100, 3_600_000),
+      connectionInitTimeoutMs: readInt(env, 'WS_CONNECTION_INIT_TIMEOUT_MS', defaultWebSocket.connectionInitTimeoutMs, 100, 3_600_000),
+      maxOperationsPerConnection: readInt(env, 'WS_MAX_OPERATIONS_PER_CONNECTION', defaultWebSocket.maxOperationsPerConnection, 1, 100_000),
+    }),
+    trustedDocuments: Object.freeze(readTrustedDocumentsConfig(env)),
+    auth: readAuthConfig(env),
+    graphiqlSubscriptions: readGraphiqlSubscriptions(env),
   });
+}
+
+function readTrustedDocumentsConfig(env: Env): TrustedDocumentsConfig {
+  const path = env.TRUSTED_DOCUMENTS?.trim() || undefined;
+  const only = readBoolean(env, 'TRUSTED_DOCUMENTS_ONLY', false);
+  if (only && !path) throw new ConfigError('TRUSTED_DOCUMENTS_ONLY=true needs TRUSTED_DOCUMENTS, the path of a persisted-documents.json.');
+  return { path: path && resolve(path), only };
+}
+
+/** The shortest HS256 secret accepted: as many bytes as the hash (RFC 7518 §3.2). */
+const MIN_SECRET_BYTES = 32;
+
+function readAuthConfig(env: Env): Readonly<AuthConfig> | undefined {
+  const jwksUrl = env.AUTH_JWKS_URL?.trim() || undefined;
+  const secret = env.AUTH_JWT_SECRET || undefined;
+  const audience = env.AUTH_AUDIENCE?.trim() || undefined;
+  const issuer = env.AUTH_ISSUER?.trim() || undefined;
+  const requiredForReads = readBoolean(env, 'AUTH_REQUIRED_FOR_READS', false);
+  if (!jwksUrl && !secret) {
+    if (audience || issuer || requiredForReads) throw new ConfigError('AUTH_AUDIENCE, AUTH_ISSUER and AUTH_REQUIRED_FOR_READS need AUTH_JWKS_URL or AUTH_JWT_SECRET.');
+    return undefined;
+  }
+  if (jwksUrl && secret) throw new ConfigError('Set AUTH_JWKS_URL or AUTH_JWT_SECRET, not both.');
+  if (jwksUrl && !/^https?:\/\//.test(jwksUrl)) throw new ConfigError(`AUTH_JWKS_URL must be an http(s) URL; got "${jwksUrl}".`);
+  if (jwksUrl && !URL.canParse(jwksUrl)) throw new ConfigError(`AUTH_JWKS_URL is not a valid URL: "${jwksUrl}".`);
+  const secretBytes = secret === undefined ? undefined : new TextEncoder().encode(secret);
+  if (secretBytes && secretBytes.length < MIN_SECRET_BYTES) throw new ConfigError(`AUTH_JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes long for HS256.`);
+  return Object.freeze({ jwksUrl, secret: secretBytes, audience, issuer, requiredForReads });
+}
+
+function readGraphiqlSubscriptions(env: Env): 'ws' | 'sse' {
+  const value = env.GRAPHIQL_SUBSCRIPTIONS?.trim().toLowerCase() || 'ws';
+  if (value !== 'ws' && value !== 'sse') throw new ConfigError(`GRAPHIQL_SUBSCRIPTIONS must be ws or sse; got "${env.GRAPHIQL_SUBSCRIPTIONS}".`);
+  return value;
 }
 
 export const DEFAULT_SERVICE_NAME = 'graphql-async-server';

@@ -81,3 +81,52 @@ export class ResponseTooLargeError extends GraphQLError {
     );
   }
 }
+
+// Who may run what (src/auth/, src/graphql/plugins/authentication.ts), and which documents (trusted-documents.ts).
+
+/**
+ * The operation needs a valid bearer token (a mutation, or any operation with
+ * AUTH_REQUIRED_FOR_READS) and the request has none, or one that does not verify. HTTP 401 with
+ * `WWW-Authenticate: Bearer`, as RFC 6750 asks; nothing ran.
+ */
+export class UnauthenticatedError extends GraphQLError {
+  constructor(message: string) {
+    super(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'WWW-Authenticate': 'Bearer' } } } });
+  }
+}
+
+/** The keys that verify tokens could not be fetched (AUTH_JWKS_URL does not answer); nothing ran, retry. */
+export class AuthUnavailableError extends GraphQLError {
+  constructor() {
+    super('The keys that verify tokens could not be fetched; nothing was run. Try again shortly.', {
+      extensions: { code: 'AUTH_UNAVAILABLE', http: { status: 503 } },
+    });
+  }
+}
+
+/** A documentId (or persistedQuery hash) that names no trusted document; nothing ran. */
+export class PersistedQueryNotFoundError extends GraphQLError {
+  constructor() {
+    super('No trusted document has this id; nothing was run. Regenerate the client or the server\'s TRUSTED_DOCUMENTS file.', {
+      extensions: { code: 'PERSISTED_QUERY_NOT_FOUND', http: { status: 400 } },
+    });
+  }
+}
+
+/** TRUSTED_DOCUMENTS_ONLY: a request sent a document's text rather than a trusted document's id; nothing ran. */
+export class PersistedQueryOnlyError extends GraphQLError {
+  constructor() {
+    super('This server runs trusted documents only: send a documentId (or extensions.persistedQuery.sha256Hash), not a query text.', {
+      extensions: { code: 'PERSISTED_QUERY_ONLY', http: { status: 400 } },
+    });
+  }
+}
+
+/** One WebSocket has WS_MAX_OPERATIONS_PER_CONNECTION operations running; this one was not started. */
+export class TooManyOperationsError extends GraphQLError {
+  constructor(max: number) {
+    super(`This connection has ${max} operations running, as many as it may (WS_MAX_OPERATIONS_PER_CONNECTION); complete one first.`, {
+      extensions: { code: 'TOO_MANY_OPERATIONS', max },
+    });
+  }
+}

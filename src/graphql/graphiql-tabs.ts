@@ -53,8 +53,9 @@ mutation GuardedByLocks {
 const queue = `# 4. A queue.
 # Run SubmitBulkTransfers first: the job is stored and returned at once, and a
 # bounded pool of workers applies its items under the same locks as
-# transfer. Then run WatchJob with the job's id: progress arrives live over
-# Server-Sent Events, ten events a second at most, and the stream completes
+# transfer. Then run WatchJob with the job's id: progress arrives live over a
+# WebSocket (graphql-ws; or Server-Sent Events with GRAPHIQL_SUBSCRIPTIONS=sse),
+# ten events a second at most, and the stream completes
 # with the final status. Workers are slowed with QUEUE_ITEM_WORK_MS.
 mutation SubmitBulkTransfers {
   submitTransfers(
@@ -83,8 +84,10 @@ subscription WatchJob {
 }
 `;
 
-export const graphiqlOptions: GraphiQLOptions = {
+/** GraphiQL's page: its tabs, and subscriptions over graphql-ws (`ws`) or Server-Sent Events (`sse`), as GRAPHIQL_SUBSCRIPTIONS says. */
+export const createGraphiqlOptions = (subscriptions: 'ws' | 'sse'): GraphiQLOptions => ({
   title: 'Async techniques over GraphQL',
   defaultQuery: delay,
   defaultTabs: [{ query: delay }, { query: batching }, { query: mutex }, { query: queue }],
-};
+  subscriptionsProtocol: subscriptions === 'ws' ? 'WS' : 'SSE',
+});

@@ -8,7 +8,8 @@ import { useRequestParseErrors } from '../http/request-parse-errors.js';
 import { yogaLogger, type Logger } from '../observability/logger.js';
 import type { SubscriptionSlots } from '../subscriptions/subscription-slots.js';
 import { createContext, type AppContext, type Deps } from './context.js';
-import { graphiqlOptions } from './graphiql-tabs.js';
+import { createGraphiqlOptions } from './graphiql-tabs.js';
+import type { TokenVerifier } from '../auth/token-verifier.js';
 import { useArmorLimits } from './limits/armor.js';
 import { useCostLimit } from './limits/cost-limit.js';
 import { useNoIntrospection } from './limits/introspection.js';
@@ -16,12 +17,14 @@ import { useMergeLimit } from './limits/merge-limit.js';
 import { useParseLimits } from './limits/parse-limits.js';
 import { useTextArguments } from './limits/text-arguments.js';
 import { maskUnexpectedError } from './masking.js';
+import { useAuthentication } from './plugins/authentication.js';
 import { useCancellation } from './plugins/cancellation.js';
 import { useGraphiQLPage } from './plugins/graphiql-page.js';
 import { useJitCompilation } from './plugins/jit-compilation.js';
 import { createParseCache, useParseCache } from './plugins/parse-cache.js';
 import { createResponseSizeLimit, type ResponseSizeLimit } from './plugins/response-size-limit.js';
 import { useSubscriptionSlots } from './plugins/subscription-slots.js';
+import { useTrustedDocuments, type TrustedDocuments } from './plugins/trusted-documents.js';
 import { useValidationCache } from './plugins/validation-cache.js';
 import { schema } from './schema/index.js';
 
@@ -53,6 +56,8 @@ export function createGraphQLServer({
   subscriptionSlots,
   logger,
   observation,
+  trustedDocuments,
+  verifyToken,
   plugins = [],
 }: {
   config: Config;
@@ -64,6 +69,10 @@ export function createGraphQLServer({
   logger: Logger;
   /** The log, metrics and traces' plugins (src/observability/): first in the list, and last. */
   observation: { first: Plugin; last: Plugin[] };
+  /** TRUSTED_DOCUMENTS, read; parsed and validated here, once. */
+  trustedDocuments?: TrustedDocuments;
+  /** Set when authentication is configured (AUTH_JWKS_URL or AUTH_JWT_SECRET). */
+  verifyToken?: TokenVerifier;
   /** More plugins, after ours; tests observe requests with them (see safeForFastPath). */
   plugins?: Plugin[];
 }): GraphQLServer {
@@ -73,12 +82,15 @@ export function createGraphQLServer({
   const ours: Plugin[] = [
     // GraphiQL's scripts are served inline from this process: the page works with no internet access.
     // The renderer holds 9 MB of script, about 80 MB once loaded: load it on the first visit only.
-    useGraphiQLPage(async () => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(graphiqlOptions)),
+    useGraphiQLPage(async () => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(createGraphiqlOptions(config.graphiqlSubscriptions))),
     // /health (built in) says the process is alive; /readiness says it can serve: 503 while
     // the database does not answer, so a load balancer sends traffic to other replicas.
     useReadinessCheck({ endpoint: '/readiness', check: async () => void (await sql`SELECT 1`.execute(readinessDb)) }),
     useRequestBodyLimit(config.maxBodyBytes),
     useRequestParseErrors(),
+    // A trusted document's id becomes its text, parsed and validated at start; with
+    // TRUSTED_DOCUMENTS_ONLY any other text is refused here, before it is parsed.
+    ...(trustedDocuments ? [useTrustedDocuments(trustedDocuments)] : []),
     // Parsing: refused past the token and nesting limits, and each text parsed once while the
     // cache keeps it.
     useParseLimits(config.limits),
@@ -89,8 +101,10 @@ export function createGraphQLServer({
     useMergeLimit(config.limits.maxFieldMerges),
     ...useArmorLimits(config.limits),
     ...(config.limits.introspection ? [] : [useNoIntrospection()]),
-    // Execution: the cost, from the arguments and variables; string arguments are text (no NUL,
-    // no lone surrogate) and at most MAX_STRING_LENGTH long; then the engine.
+    // Execution: who may run what (mutations need a valid bearer token when authentication is on);
+    ...(verifyToken ? [useAuthentication({ verify: verifyToken, requiredForReads: config.auth?.requiredForReads ?? false })] : []),
+    // the cost, from the arguments and variables; string arguments are text (no NUL, no lone
+    // surrogate) and at most MAX_STRING_LENGTH long; then the engine.
     useCostLimit(config.limits),
     useTextArguments(config.limits.maxStringLength),
     // Stops operations on graphql-js whose client has gone; then repeated operations run on
@@ -128,6 +142,8 @@ export function createGraphQLServer({
     cors: false,
     plugins: given,
   });
+  // Every trusted document through the same parse and validation as a request's, before any request.
+  trustedDocuments?.compile(() => yoga.getEnveloped({}));
   return {
     yoga,
     plugins: given,

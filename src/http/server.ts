@@ -5,6 +5,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { App } from '../app.js';
 import type { HttpConfig } from '../config.js';
 import type { Logger } from '../observability/logger.js';
+import { serveGraphQLOverWebSocket, type GraphQLWsServer } from '../ws/graphql-ws-server.js';
 import { ShuttingDownError } from './errors.js';
 import { listenForMetrics } from './metrics-endpoint.js';
 import { createPipeliningLimit } from './pipelining.js';
@@ -17,6 +18,8 @@ export type RunningServer = {
   url: string;
   /** Where the metrics are served when METRICS_PORT gives them a port of their own. */
   metricsUrl?: string;
+  /** graphql-ws on the same port and path, for tests and diagnostics. */
+  webSockets: GraphQLWsServer;
   /**
    * Stops accepting connections and completes open subscriptions at once; answers requests that
    * arrive from then on with 503 SHUTTING_DOWN; lets the requests in flight and the queue's running
@@ -55,7 +58,9 @@ export async function listen(app: App, { port, host, http = app.config.http }: {
   // Past this, node closes new connections as it accepts them: each costs a file descriptor and
   // memory, and at the process's limit of open files accept() would fail for every client.
   server.maxConnections = http.maxConnections;
+  // Upgraded sockets stay the server's: counted against maxConnections, and watched for slow readers.
   const slowReaders = dropSlowReaders(server, { sendTimeoutMs: http.sendTimeoutMs, maxQueuedBytes: http.maxQueuedResponseBytes });
+  const webSockets = serveGraphQLOverWebSocket(server, app.graphqlWs);
 
   server.listen(port, host);
   try {
@@ -95,6 +100,10 @@ export async function listen(app: App, { port, host, http = app.config.http }: {
       // Keep-alive connections go idle as their last response ends: close them then.
       const idle = setInterval(() => server.closeIdleConnections(), 50);
       const timer = setTimeout(() => server.closeAllConnections(), Math.max(0, deadline - Date.now()));
+      // WebSockets are not the HTTP server's to close (closeAllConnections skips them), and `closed`
+      // waits for them: their subscriptions completed above, they close with 1001 once their
+      // operations in flight have answered.
+      await webSockets.close(deadline);
       await closed;
       clearInterval(idle);
       clearTimeout(timer);
@@ -108,7 +117,7 @@ export async function listen(app: App, { port, host, http = app.config.http }: {
       }
     })());
 
-  return { server, url, metricsUrl: metricsServer?.url, shutdown };
+  return { server, url, metricsUrl: metricsServer?.url, webSockets, shutdown };
 }
 
 /** How long a shutdown may go on accepting connections that keep arriving, to answer them 503. */

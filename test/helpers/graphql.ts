@@ -1,5 +1,5 @@
 import { createApp, type App, type AppOptions } from '../../src/app.js';
-import { DEFAULT_MAX_RESPONSE_BYTES, defaultDocuments, defaultHttp, defaultLimits, defaultObservability, defaultQueue, defaultSubscriptions, type Config, type DatabaseConfig } from '../../src/config.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, defaultDocuments, defaultHttp, defaultLimits, defaultObservability, defaultQueue, defaultSubscriptions, defaultTrustedDocuments, defaultWebSocket, type Config, type DatabaseConfig } from '../../src/config.js';
 import type { TestDatabase } from './databases.js';
 
 export type GraphQLBody = {
@@ -24,6 +24,10 @@ export function testConfig(database: DatabaseConfig, overrides: Partial<Config> 
     queue: { ...defaultQueue, concurrency: 0 },
     subscriptions: defaultSubscriptions,
     observability: defaultObservability,
+    websocket: defaultWebSocket,
+    trustedDocuments: defaultTrustedDocuments,
+    auth: undefined,
+    graphiqlSubscriptions: 'ws',
     ...overrides,
   };
 }

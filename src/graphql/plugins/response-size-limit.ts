@@ -15,6 +15,11 @@ export type ResponseSizeLimit = {
    * HTTP fast path calls it on the results it answers itself; the plugin, on every result Yoga answers.
    */
   bound<T>(result: T): T;
+  /**
+   * The result as the client should get it: itself, its long error messages cut, or the
+   * RESPONSE_TOO_LARGE refusal. For transports that serialise results themselves (graphql-ws).
+   */
+  fit(result: ExecutionResult): ExecutionResult;
 };
 
 /**
@@ -36,13 +41,15 @@ export type ResponseSizeLimit = {
  * Buffer.byteLength runs only for responses within a factor of three of the limit.
  */
 export function createResponseSizeLimit(maxBytes: number): ResponseSizeLimit {
-  const refusal = JSON.stringify({ errors: [new ResponseTooLargeError(maxBytes)], data: null });
-  const stringify = (result: ExecutionResult): string => {
-    if (result.data != null && remainingAfter(result.data, maxBytes) < 0) return refusal;
+  const refusalResult: ExecutionResult = { errors: [new ResponseTooLargeError(maxBytes)], data: null };
+  const refusal = JSON.stringify(refusalResult);
+  /** The result's JSON, its long messages cut; undefined when it would pass maxBytes. */
+  const boundedJson = (result: ExecutionResult): string | undefined => {
+    if (result.data != null && remainingAfter(result.data, maxBytes) < 0) return undefined;
     const json = JSON.stringify(result.errors === undefined ? result : withShortMessages(result));
-    if (json.length * 3 <= maxBytes || Buffer.byteLength(json) <= maxBytes) return json;
-    return refusal;
+    return json.length * 3 <= maxBytes || Buffer.byteLength(json) <= maxBytes ? json : undefined;
   };
+  const stringify = (result: ExecutionResult): string => boundedJson(result) ?? refusal;
   const giveStringify = (result: Result): Result => {
     result.stringify = stringify;
     return result;
@@ -56,6 +63,7 @@ export function createResponseSizeLimit(maxBytes: number): ResponseSizeLimit {
   };
   return {
     bound,
+    fit: (result) => (boundedJson(result) === undefined ? refusalResult : result.errors === undefined ? result : withShortMessages(result)),
     plugin: {
       onResultProcess({ result, setResult }) {
         setResult(bound(result));

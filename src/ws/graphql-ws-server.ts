@@ -1,0 +1,178 @@
+import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { GraphQLError, type ExecutionArgs, type ExecutionResult, type FormattedExecutionResult, type GraphQLFormattedError } from 'graphql';
+import type { OperationResult, Context as WsContext } from 'graphql-ws';
+import { useServer, type Extra } from 'graphql-ws/use/ws';
+import type { GraphQLParams } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import { bearerToken, type TokenVerifier } from '../auth/token-verifier.js';
+import type { WebSocketConfig } from '../config.js';
+import { TooManyOperationsError } from '../graphql/errors.js';
+import type { ConnectionAuthentication } from '../graphql/plugins/authentication.js';
+import type { TrustedDocuments, TrustedParams } from '../graphql/plugins/trusted-documents.js';
+import type { Yoga } from '../graphql/yoga.js';
+
+/** What graphql-ws needs of the app: the same Yoga, documents, tokens and response bound as HTTP. */
+export type GraphQLWsDeps = {
+  yoga: Yoga;
+  config: WebSocketConfig;
+  /** MAX_BODY_BYTES: the largest message a client may send (ws' maxPayload; past it the socket is closed with 1009). */
+  maxMessageBytes: number;
+  trustedDocuments: TrustedDocuments | undefined;
+  /** undefined: no authentication configured. */
+  verifyToken: TokenVerifier | undefined;
+  /** MAX_RESPONSE_BYTES, applied to each result sent (Yoga's onResultProcess does not run on this path). */
+  fitResult(result: ExecutionResult): ExecutionResult;
+};
+
+export type GraphQLWsServer = {
+  /** Sockets open now, for tests and diagnostics. */
+  readonly connections: number;
+  /**
+   * Refuses new sockets, lets the operations in flight finish (subscriptions have been completed by
+   * the app's beginShutdown) until `deadline` (a Date.now() value), then closes every socket with
+   * 1001 Going Away; sockets whose clients do not answer the close are cut at the deadline.
+   */
+  close(deadline: number): Promise<void>;
+};
+
+/** One socket's own: its authentication, and the signal its operations' resolvers see, aborted when it closes. */
+type Connection = { authentication: ConnectionAuthentication; request: Request; closed: AbortController };
+type ConnectionExtra = Extra & { connection?: Connection };
+type Ctx = WsContext<Record<string, unknown> | undefined, ConnectionExtra>;
+
+/**
+ * graphql-ws (the graphql-transport-ws protocol, what Apollo Client's GraphQLWsLink and urql use)
+ * on the HTTP server's port and GraphQL path, following Yoga's documented integration: every
+ * operation goes through `yoga.getEnveloped`, so the same schema, context, plugins and limits
+ * (parse and merge limits, armor, cost, text arguments, masking, subscription slots, authentication)
+ * apply as on HTTP. What Yoga runs outside envelop is applied here: trusted documents (onParams)
+ * and the response bound (onResultProcess).
+ *
+ * What one client can hold: one connection (counted against MAX_CONNECTIONS with HTTP ones, as node
+ * counts an upgraded socket until it closes; slow readers dropped as on HTTP, src/http/slow-readers.ts),
+ * messages of MAX_BODY_BYTES, WS_MAX_OPERATIONS_PER_CONNECTION operations at once, subscriptions
+ * within MAX_SUBSCRIPTIONS with SSE, and a socket that does not init within WS_CONNECTION_INIT_TIMEOUT_MS
+ * or stops answering pings (every WS_KEEP_ALIVE_MS) is closed.
+ */
+export function serveGraphQLOverWebSocket(server: Server, deps: GraphQLWsDeps): GraphQLWsServer {
+  const { yoga, config } = deps;
+  const path = yoga.graphqlEndpoint;
+  let closing = false;
+  const sockets = new WebSocketServer({ noServer: true, maxPayload: deps.maxMessageBytes });
+  const contexts = new Set<Ctx>();
+
+  const onUpgrade = (request: import('node:http').IncomingMessage, socket: Duplex, head: Buffer) => {
+    const pathname = request.url?.split('?', 1)[0];
+    if (pathname !== path || closing) return refuseUpgrade(socket, closing ? '503 Service Unavailable' : '404 Not Found');
+    sockets.handleUpgrade(request, socket, head, (webSocket) => sockets.emit('connection', webSocket, request));
+  };
+  server.on('upgrade', onUpgrade);
+
+  const graphqlWs = useServer<Record<string, unknown> | undefined, { connection?: Connection }>(
+    {
+      // Never an internal error's message in a close reason.
+      isProd: true,
+      connectionInitWaitTimeout: config.connectionInitTimeoutMs,
+      async onConnect(ctx) {
+        if (closing) return false;
+        const closed = new AbortController();
+        const connection: Connection = { authentication: { claims: undefined }, request: new Request(`http://websocket${path}`, { method: 'POST', signal: closed.signal }), closed };
+        ctx.extra.connection = connection;
+        contexts.add(ctx as Ctx);
+        if (!deps.verifyToken) return true;
+        // Verified once per socket; a socket with a bad token is refused (4403) rather than let run public reads,
+        // so that a client learns of its bad token at once.
+        try {
+          const token = bearerToken(ctx.connectionParams?.authorization);
+          if (token !== undefined) connection.authentication.claims = await deps.verifyToken(token);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      onClose(ctx) {
+        contexts.delete(ctx as Ctx);
+        ctx.extra.connection?.closed.abort();
+      },
+      async onSubscribe(ctx, _id, payload) {
+        const connection = ctx.extra.connection!;
+        // The operation's id is in ctx.subscriptions already.
+        if (Object.keys(ctx.subscriptions).length > config.maxOperationsPerConnection) return [new TooManyOperationsError(config.maxOperationsPerConnection)];
+        let params: TrustedParams;
+        try {
+          params = deps.trustedDocuments ? deps.trustedDocuments.resolve(payload as TrustedParams) : (payload as TrustedParams);
+        } catch (error) {
+          return [error as GraphQLError];
+        }
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          request: connection.request,
+          params: params as GraphQLParams,
+          connectionParams: ctx.connectionParams,
+          connectionAuthentication: connection.authentication,
+        });
+        let document;
+        try {
+          document = parse(params.query!);
+        } catch (error) {
+          return [error instanceof GraphQLError ? error : new GraphQLError('The document could not be parsed.')];
+        }
+        const errors = validate(schema, document);
+        if (errors.length > 0) return errors;
+        return {
+          schema,
+          document,
+          operationName: params.operationName ?? undefined,
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        } satisfies ExecutionArgs;
+      },
+      execute: (args) => (args.rootValue as Enveloped).execute(args),
+      subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
+      onNext: (_ctx, _id, _payload, _args, result) => withoutHttpDetails(deps.fitResult(result)),
+      onError: (_ctx, _id, _payload, errors) => errors.map(formatWithoutHttpDetails),
+    },
+    sockets,
+    config.keepAliveMs,
+  );
+
+  return {
+    get connections() {
+      return sockets.clients.size;
+    },
+    async close(deadline) {
+      closing = true;
+      server.off('upgrade', onUpgrade);
+      // Operations in flight finish (their results and `complete` are sent) or the deadline passes.
+      while (Date.now() < deadline && [...contexts].some((ctx) => Object.keys(ctx.subscriptions).length > 0)) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const cut = setTimeout(() => sockets.clients.forEach((socket) => socket.terminate()), Math.max(0, deadline - Date.now()));
+      await graphqlWs.dispose();
+      clearTimeout(cut);
+    },
+  };
+}
+
+/**
+ * Errors meant for HTTP carry the status and headers Yoga answers with in `extensions.http`; Yoga
+ * strips them from the body, and so does this path, which has no status to set.
+ */
+function withoutHttpDetails(result: ExecutionResult): ExecutionResult | FormattedExecutionResult {
+  if (!result.errors?.some((error) => error.extensions?.http !== undefined)) return result;
+  return { ...result, errors: result.errors.map(formatWithoutHttpDetails) };
+}
+
+function formatWithoutHttpDetails(error: GraphQLError): GraphQLFormattedError {
+  const formatted = error.toJSON();
+  if (formatted.extensions?.http === undefined) return formatted;
+  const { http: _, ...extensions } = formatted.extensions;
+  return { ...formatted, extensions };
+}
+
+type Enveloped = { execute: (args: ExecutionArgs) => OperationResult; subscribe: (args: ExecutionArgs) => OperationResult };
+
+function refuseUpgrade(socket: Duplex, status: string): void {
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
