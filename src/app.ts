@@ -1,5 +1,6 @@
 import type { Plugin } from 'graphql-yoga';
 import { createBank, type Bank } from './bank/bank.js';
+import type { ItemsFault } from './bank/job-items.js';
 import type { Config } from './config.js';
 import { createDb, createReadDb, type ConnectOptions } from './db/connect.js';
 import type { Db } from './db/database.js';
@@ -12,7 +13,7 @@ import { takeAdvisoryLocks } from './locks/postgres-advisory-locks.js';
 import { TransactionLocks } from './locks/transaction-locks.js';
 import { MemoryJobEvents, PostgresJobEvents, type JobEvents } from './queue/job-events.js';
 import { JobWatchers } from './queue/job-watchers.js';
-import { WorkerPool } from './queue/worker-pool.js';
+import { WorkerPool, type WorkerPoolOptions } from './queue/worker-pool.js';
 import { EventBudget } from './subscriptions/event-budget.js';
 import { SubscriptionSlots } from './subscriptions/subscription-slots.js';
 
@@ -38,8 +39,9 @@ export type App = {
   /** Completes every open subscription and stops the queue taking new items; returns at once. */
   beginShutdown(): void;
   /**
-   * Lets the queue's running items finish (up to `timeoutMs`, by default SHUTDOWN_TIMEOUT_MS),
-   * disposes Yoga's plugins and closes the database, once however often called. The HTTP server is
+   * Lets the queue's running items finish (up to `timeoutMs`, by default SHUTDOWN_TIMEOUT_MS; then
+   * they are aborted and handed back), disposes Yoga's plugins and closes the database, once
+   * however often called. The HTTP server is
    * the caller's (src/http/server.ts).
    */
   close(timeoutMs?: number): Promise<void>;
@@ -57,6 +59,10 @@ export type AppOptions = ConnectOptions & {
   logging?: boolean;
   /** More Yoga plugins, after ours; tests observe requests with them. */
   plugins?: Plugin[];
+  /** A test-only seam: a fault inside the transaction that applies a batch of queue items. */
+  itemsFault?: ItemsFault;
+  /** The queue's hooks for an observer (metrics): items done, jobs finished; see WorkerPoolOptions. */
+  queueHooks?: Pick<WorkerPoolOptions, 'onItemDone' | 'onJobFinished'>;
 };
 
 /** Opens and migrates the database, and builds the bank, the queue and the GraphQL server. Never listens: see main.ts. */
@@ -82,10 +88,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     maxPending: config.queue.maxPending,
     workAdded: () => queue?.notifyWorkAdded(),
     jobChanged: (jobId) => jobEvents.publishJobChanged(jobId),
+    itemsFault: options.itemsFault,
   });
-  queue = new WorkerPool(db, jobEvents, (item, workerId) => bank.runJobItem(item, workerId), {
-    concurrency: config.queue.concurrency,
-    itemWorkMs: config.queue.itemWorkMs,
+  queue = new WorkerPool(db, jobEvents, (items, workerId, signal) => bank.runJobItems(items, workerId, signal), {
+    ...config.queue,
+    ...options.queueHooks,
     ownership: config.database.dialect === 'postgres' ? 'shared' : 'exclusive',
   });
   // Every subscription of the process, whatever its field or transport, counts against one bound
