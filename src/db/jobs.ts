@@ -138,6 +138,8 @@ export type CompletedItem = { item: JobItemRow; outcome: ItemOutcome };
  * ran, else SUCCEEDED.
  */
 export async function completeItems(trx: Db, jobId: number, completed: readonly CompletedItem[]): Promise<JobRow> {
+  // The ids are also matched as a list: PostgreSQL cannot see how few rows the JSON holds, and
+  // would otherwise hash-join it against a scan of every item.
   const rows = completed.map(({ item, outcome }) =>
     'error' in outcome
       ? { id: item.id, status: 'FAILED', transfer_id: null, error_code: outcome.error.code, error_message: outcome.error.message, attempts: item.attempts + (outcome.exhausted ? 1 : 0) }
@@ -148,7 +150,7 @@ export async function completeItems(trx: Db, jobId: number, completed: readonly 
     ? sql`
         UPDATE job_items AS item SET status = o.status, transfer_id = o.transfer_id, error_code = o.error_code, error_message = o.error_message, attempts = o.attempts
         FROM json_to_recordset(${json}::json) AS o(id integer, status text, transfer_id integer, error_code text, error_message text, attempts integer)
-        WHERE item.id = o.id
+        WHERE item.id = o.id AND ${inList(trx, 'item.id', rows.map((row) => row.id))}
       `
     : sql`
         UPDATE job_items SET status = o.status, transfer_id = o.transfer_id, error_code = o.error_code, error_message = o.error_message, attempts = o.attempts

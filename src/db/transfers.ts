@@ -28,7 +28,8 @@ export async function setBalances(trx: Db, balances: readonly { id: number; bala
   if (balances.length === 0) return;
   const json = JSON.stringify(balances);
   await (isPostgres(trx)
-    ? sql`UPDATE accounts SET balance = b.balance FROM json_to_recordset(${json}::json) AS b(id integer, balance integer) WHERE accounts.id = b.id`
+    ? // The ids also as a list, so that PostgreSQL looks each up rather than scan every account.
+      sql`UPDATE accounts SET balance = b.balance FROM json_to_recordset(${json}::json) AS b(id integer, balance integer) WHERE accounts.id = b.id AND ${inList(trx, 'accounts.id', balances.map((b) => b.id))}`
     : sql`UPDATE accounts SET balance = b.balance FROM (SELECT value ->> 'id' AS id, value ->> 'balance' AS balance FROM json_each(${json})) AS b WHERE accounts.id = b.id`
   ).execute(trx);
 }
