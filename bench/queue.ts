@@ -1,12 +1,15 @@
 // `npm run bench -- --only queue` (or `--mode queue`): how fast the queue drains one job of 10,000
-// random transfers, at QUEUE_CONCURRENCY 1, 4 and 16, on SQLite (one process) and on PostgreSQL
-// with one and two replicas (both running workers). Timed from the submit response to the event of
-// the jobProgress subscription (SSE) that carries the final status.
+// random transfers among 1,000 accounts, at QUEUE_CONCURRENCY 1, 4 and 16, on SQLite (one process)
+// and on PostgreSQL with one and two replicas (both running workers). Timed from the submit response
+// to the event of the jobProgress subscription (SSE) that carries the final status. CPU per item:
+// the servers' and the PostgreSQL backends' CPU time over that span (/proc/<pid>/stat), divided by
+// the items: on a machine with fewer cores than processes, what the throughput on more cores would be.
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Settings } from './args.js';
 import { GRAPHQL_PATH, queryData, requestBody } from './graphql.js';
-import { checkPostgres, createDatabase, describeFailure, endRun, type BenchDatabase } from './pgdb.js';
+import { backendPids, cpuMsOf } from './cpu-ticks.js';
+import { checkPostgres, createDatabase, describeFailure, endRun, PG_ADMIN_URL, type BenchDatabase } from './pgdb.js';
 import type { ModeContext } from './postgres.js';
 import { SERVER_CORE, type ServerProcess } from './processes.js';
 import { finishReport } from './report.js';
@@ -22,6 +25,8 @@ const SETUPS: readonly Setup[] = [
 /** A job that has not finished by then is reported as such (and its figure is void). */
 const JOB_TIMEOUT_S = 240;
 const FINAL = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
+/** The job's transfers are among accounts 1..ACCOUNTS (issue 15: 1,000). */
+const ACCOUNTS = 1000;
 
 type QueueRecord = Setup & {
   concurrency: number;
@@ -31,6 +36,9 @@ type QueueRecord = Setup & {
   seconds?: number;
   events?: number;
   failedItems?: number;
+  /** CPU per item, in µs: of the server processes together, and of their PostgreSQL backends. */
+  serverCpuUs?: number;
+  postgresCpuUs?: number;
   peakRssMb: number[];
   checks: Check[];
   failure?: string;
@@ -44,7 +52,7 @@ export async function runQueueMode(settings: Settings, mode: ModeContext): Promi
   const header = [
     `Machine: ${mode.machine}`,
     `Command: ${mode.command}${mode.oursNote}`,
-    `One job of ${settings.items.toLocaleString('en-US')} random transfers among accounts 1..100 (amount 1..10), submitted in one request through variables; ` +
+    `One job of ${settings.items.toLocaleString('en-US')} random transfers among accounts 1..${ACCOUNTS} (amount 1..10), submitted in one request through variables; ` +
       `QUEUE_CONCURRENCY ${settings.concurrency.join(', ')}; SQLite (one process, a fresh file) and PostgreSQL ${version} (a fresh database per run, dropped after; not pinned) ` +
       `with 1 and 2 replicas, both running workers (2 replicas: twice the workers), every server pinned to core ${SERVER_CORE}. ` +
       `Timed from the submit response to the jobProgress event (SSE, on replica 1) with the final status; items/s = items / that time. ${settings.rounds} round(s).`,
@@ -100,7 +108,7 @@ async function runOne(setup: Setup, concurrency: number, round: number, items: n
     if (refused) throw refused.reason as Error;
     const baseUrl = servers[0]!.url;
 
-    const body = requestBody(SUBMIT, { items: Array.from({ length: items }, () => randomTransfer(100)) });
+    const body = requestBody(SUBMIT, { items: Array.from({ length: items }, () => randomTransfer(ACCOUNTS)) });
     record.bodyBytes = Buffer.byteLength(body);
     const response = await fetch(`${baseUrl}${GRAPHQL_PATH}`, {
       method: 'POST',
@@ -110,12 +118,18 @@ async function runOne(setup: Setup, concurrency: number, round: number, items: n
     });
     const text = await response.text();
     const t0 = performance.now();
+    // The backends open as the servers start (pools, LISTEN); any opened later count from zero.
+    const backendsAtStart = database ? await backendPids(PG_ADMIN_URL, database.name) : [];
+    const cpuAtStart = new Map([...servers.map((s) => s.pid), ...backendsAtStart].map((pid) => [pid, cpuMsOf(pid)]));
+    const cpuSince = (pids: number[]) => pids.reduce((sum, pid) => sum + cpuMsOf(pid) - (cpuAtStart.get(pid) ?? 0), 0);
     const job = (JSON.parse(text) as { data?: { submitTransfers?: { id: string; total: number } } }).data?.submitTransfers;
     if (response.status !== 200 || !job) throw new Error(`submitTransfers failed with ${response.status}: ${text.slice(0, 300)}`);
     if (job.total !== items) throw new Error(`submitTransfers: total ${job.total}, expected ${items}`);
 
     const watched = await watchUntilFinal(baseUrl, job.id, JOB_TIMEOUT_S * 1000);
     record.seconds = (watched.finalAt - t0) / 1000;
+    record.serverCpuUs = (cpuSince(servers.map((s) => s.pid)) * 1000) / items;
+    if (database) record.postgresCpuUs = (cpuSince([...new Set([...backendsAtStart, ...(await backendPids(PG_ADMIN_URL, database.name))])]) * 1000) / items;
     record.events = watched.events;
     const gone = servers.find((s) => s.exited());
     if (gone) throw new Error(`${gone.name} ended during the job (${gone.exited()})`);
@@ -206,16 +220,25 @@ function progressLine(r: QueueRecord): string {
   const what = `[round ${r.round}] ${label(r).padEnd(15)} QUEUE_CONCURRENCY ${String(r.concurrency).padEnd(3)}`;
   if (r.failure) return `${what} FAILED: ${r.failure}`;
   const checks = r.checks.map((c) => `; ${c.name}: ${c.pass ? 'PASS' : 'FAIL'} (${c.detail})`).join('');
-  return `${what} ${(r.items / r.seconds!).toFixed(0).padStart(6)} items/s  ${r.seconds!.toFixed(1)} s  body ${(r.bodyBytes! / 1000).toFixed(0)} KB  ${r.events} events  RSS ${r.peakRssMb.map((m) => m.toFixed(0)).join('+')} MB${checks}`;
+  return `${what} ${(r.items / r.seconds!).toFixed(0).padStart(6)} items/s  ${r.seconds!.toFixed(1)} s  CPU/item ${cpuPerItem(r)}  body ${(r.bodyBytes! / 1000).toFixed(0)} KB  ${r.events} events  RSS ${r.peakRssMb.map((m) => m.toFixed(0)).join('+')} MB${checks}`;
 }
 
 function renderTable(records: readonly QueueRecord[]): string {
-  const lines = ['| database | replicas | concurrency (per replica) | items | items/s | seconds | failed items | peak RSS per replica (MB) | checks |', '|---|---:|---:|---:|---:|---:|---:|---|---|'];
+  const lines = [
+    '| database | replicas | concurrency (per replica) | items | items/s | seconds | CPU per item: servers + PostgreSQL (µs) | failed items | peak RSS per replica (MB) | checks |',
+    '|---|---:|---:|---:|---:|---:|---|---:|---|---|',
+  ];
   for (const r of records) {
     const ok = !r.failure && r.seconds !== undefined;
     lines.push(
-      `| ${r.database === 'sqlite' ? 'SQLite' : 'PostgreSQL'} | ${r.replicas} | ${r.concurrency} | ${r.items} | ${ok ? (r.items / r.seconds!).toFixed(0) : '-'} | ${ok ? r.seconds!.toFixed(1) : '-'} | ${r.failedItems ?? '-'} | ${r.peakRssMb.map((m) => m.toFixed(0)).join(' / ') || '-'} | ${r.failure ? `FAILED: ${r.failure.split('\n')[0]!.replaceAll('|', '\\|')}` : r.checks.every((c) => c.pass) ? 'PASS' : 'FAIL'} |`,
+      `| ${r.database === 'sqlite' ? 'SQLite' : 'PostgreSQL'} | ${r.replicas} | ${r.concurrency} | ${r.items} | ${ok ? (r.items / r.seconds!).toFixed(0) : '-'} | ${ok ? r.seconds!.toFixed(1) : '-'} | ${ok ? cpuPerItem(r) : '-'} | ${r.failedItems ?? '-'} | ${r.peakRssMb.map((m) => m.toFixed(0)).join(' / ') || '-'} | ${r.failure ? `FAILED: ${r.failure.split('\n')[0]!.replaceAll('|', '\\|')}` : r.checks.every((c) => c.pass) ? 'PASS' : 'FAIL'} |`,
     );
   }
   return lines.join('\n');
+}
+
+/** "410 + 380 µs": the servers' CPU per item, and the PostgreSQL backends' (none on SQLite). */
+function cpuPerItem(r: QueueRecord): string {
+  const server = `${(r.serverCpuUs ?? 0).toFixed(0)}`;
+  return r.postgresCpuUs === undefined ? `${server} µs` : `${server} + ${r.postgresCpuUs.toFixed(0)} µs`;
 }

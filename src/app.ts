@@ -1,9 +1,11 @@
 import type { Plugin } from 'graphql-yoga';
 import { createTokenVerifier } from './auth/token-verifier.js';
 import { createBank, type Bank } from './bank/bank.js';
+import type { ItemsFault } from './bank/job-items.js';
 import type { Config } from './config.js';
 import { createDb, createReadDb, poolStatsOf, type ConnectOptions } from './db/connect.js';
 import type { Db } from './db/database.js';
+import { countActiveItems } from './db/jobs.js';
 import { migrateToLatest } from './db/migrate.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { createObservability, type Observability, type ObservabilityOptions } from './observability/observability.js';
@@ -18,7 +20,7 @@ import { takeAdvisoryLocks } from './locks/postgres-advisory-locks.js';
 import { TransactionLocks, type LockWaitKind, type TransactionLocksOptions } from './locks/transaction-locks.js';
 import { MemoryJobEvents, PostgresJobEvents, type JobEvents } from './queue/job-events.js';
 import { JobWatchers } from './queue/job-watchers.js';
-import { WorkerPool } from './queue/worker-pool.js';
+import { WorkerPool, type WorkerPoolOptions } from './queue/worker-pool.js';
 import { EventBudget } from './subscriptions/event-budget.js';
 import { SubscriptionSlots } from './subscriptions/subscription-slots.js';
 import type { GraphQLWsDeps } from './ws/graphql-ws-server.js';
@@ -49,8 +51,9 @@ export type App = {
   /** Completes every open subscription and stops the queue taking new items; returns at once. */
   beginShutdown(): void;
   /**
-   * Lets the queue's running items finish (up to `timeoutMs`, by default SHUTDOWN_TIMEOUT_MS),
-   * disposes Yoga's plugins and closes the database, once however often called. The HTTP server is
+   * Lets the queue's running items finish (up to `timeoutMs`, by default SHUTDOWN_TIMEOUT_MS; then
+   * they are aborted and handed back), disposes Yoga's plugins and closes the database, once
+   * however often called. The HTTP server is
    * the caller's (src/http/server.ts).
    */
   close(timeoutMs?: number): Promise<void>;
@@ -73,6 +76,10 @@ export type AppOptions = ConnectOptions & {
    * only if each is marked safeForFastPath (src/http/fast-path-plugins.ts).
    */
   plugins?: Plugin[];
+  /** A test-only seam: a fault inside the transaction that applies a batch of queue items. */
+  itemsFault?: ItemsFault;
+  /** The queue's hooks for an observer (metrics): items done, jobs finished; see WorkerPoolOptions. */
+  queueHooks?: Pick<WorkerPoolOptions, 'onItemDone' | 'onJobFinished'>;
 };
 
 /** Opens and migrates the database, and builds the bank, the queue and the GraphQL server. Never listens: see main.ts. */
@@ -118,10 +125,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     maxPending: config.queue.maxPending,
     workAdded: () => queue?.notifyWorkAdded(),
     jobChanged: (jobId) => jobEvents.publishJobChanged(jobId),
+    itemsFault: options.itemsFault,
   });
-  queue = new WorkerPool(db, jobEvents, (item, workerId) => bank.runJobItem(item, workerId), {
-    concurrency: config.queue.concurrency,
-    itemWorkMs: config.queue.itemWorkMs,
+  const queueMetrics = metrics?.observeQueue(() => countActiveItems(readDb));
+  queue = new WorkerPool(db, jobEvents, (items, workerId, signal) => bank.runJobItems(items, workerId, signal), {
+    ...config.queue,
+    logger,
+    onItemDone: both(queueMetrics?.onItemDone, options.queueHooks?.onItemDone),
+    onJobFinished: both(queueMetrics?.onJobFinished, options.queueHooks?.onJobFinished),
     ownership: config.database.dialect === 'postgres' ? 'shared' : 'exclusive',
   });
   // Every subscription of the process, whatever its field or transport, counts against one bound
@@ -219,6 +230,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
 /** Every plugin Yoga runs, its own included: the list it builds, which its types keep protected. */
 const builtPlugins = (yoga: Yoga): Plugin[] => (yoga as unknown as { plugins: Plugin[] }).plugins;
+
+/** Calls each hook that is set; undefined when neither is, so that an unset hook costs nothing. */
+function both<A extends unknown[]>(first: ((...args: A) => void) | undefined, second: ((...args: A) => void) | undefined): ((...args: A) => void) | undefined {
+  if (!first || !second) return first ?? second;
+  return (...args) => {
+    first(...args);
+    second(...args);
+  };
+}
 
 /**
  * On SQLite, one process and one writer: in-process locks, and one transaction at a time. On

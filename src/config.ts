@@ -149,8 +149,16 @@ export type HttpConfig = {
 };
 
 export type QueueConfig = {
-  /** Items this process runs at once; 0: an API-only replica that runs no workers. */
+  /** Batches of items this process runs at once; 0: an API-only replica that runs no workers. */
   concurrency: number;
+  /** Items a worker claims and applies in one transaction at most. */
+  batchSize: number;
+  /** Attempts an item whose application throws unexpectedly gets; then it fails ATTEMPTS_EXHAUSTED. */
+  maxAttempts: number;
+  /** The wait before an item's second attempt; it doubles for each one after. */
+  retryBaseMs: number;
+  /** How long finished jobs and their items are kept before they are deleted. */
+  retentionMs: number;
   /** Items waiting or running over the whole database above which submitTransfers is refused. */
   maxPending: number;
   /** Simulated work per item, outside its locks and transaction. */
@@ -201,7 +209,9 @@ export const defaultDocuments: DocumentsConfig = {
   jitMaxFields: 200,
 };
 
-export const defaultQueue: QueueConfig = { concurrency: 4, maxPending: 100_000, itemWorkMs: 0 };
+const DAY_MS = 86_400_000;
+
+export const defaultQueue: QueueConfig = { concurrency: 4, batchSize: 50, maxPending: 100_000, itemWorkMs: 0, maxAttempts: 5, retryBaseMs: 1_000, retentionMs: 7 * DAY_MS };
 
 export const defaultSubscriptions: SubscriptionsConfig = { maxOpen: 5_000, eventsPerSecond: 1_000 };
 
@@ -261,6 +271,10 @@ export function loadConfig(env: Env = process.env): Config {
       concurrency: readInt(env, 'QUEUE_CONCURRENCY', defaultQueue.concurrency, 0, 256),
       maxPending: readInt(env, 'QUEUE_MAX_PENDING', defaultQueue.maxPending, 1, 100_000_000),
       itemWorkMs: readInt(env, 'QUEUE_ITEM_WORK_MS', defaultQueue.itemWorkMs, 0, 60_000),
+      batchSize: readInt(env, 'QUEUE_BATCH_SIZE', defaultQueue.batchSize, 1, 1_000),
+      maxAttempts: readInt(env, 'QUEUE_MAX_ATTEMPTS', defaultQueue.maxAttempts, 1, 100),
+      retryBaseMs: readInt(env, 'QUEUE_RETRY_BASE_MS', defaultQueue.retryBaseMs, 1, 3_600_000),
+      retentionMs: readDuration(env, 'QUEUE_RETENTION', defaultQueue.retentionMs, 1_000, 3_650 * DAY_MS),
     }),
     subscriptions: Object.freeze({
       maxOpen: readInt(env, 'MAX_SUBSCRIPTIONS', defaultSubscriptions.maxOpen, 1, 1_000_000),
@@ -449,6 +463,20 @@ function readOrigins(env: Env, name: string): readonly string[] {
     }
   }
   return Object.freeze(origins);
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: DAY_MS };
+
+/** A duration: a whole number of milliseconds, or with one unit: `500ms`, `30s`, `15m`, `12h`, `7d`. */
+function readDuration(env: Env, name: string, fallback: number, minMs: number, maxMs: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(raw);
+  const ms = match ? Number(match[1]) * DURATION_UNITS_MS[match[2] ?? 'ms']! : NaN;
+  if (!(ms >= minMs && ms <= maxMs)) {
+    throw new ConfigError(`${name} must be a duration from ${minMs} ms to ${maxMs / DAY_MS} days: milliseconds, or a whole number with ms, s, m, h or d (such as 12h or 7d); got "${raw}".`);
+  }
+  return ms;
 }
 
 function readBoolean(env: Env, name: string, fallback: boolean): boolean {

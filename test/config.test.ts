@@ -13,6 +13,17 @@ describe('configuration', () => {
     expect(() => loadConfig({ HTTP_FAST_PATH: 'maybe' })).toThrow(new ConfigError('HTTP_FAST_PATH must be true or false; got "maybe".'));
   });
 
+  it('reads the queue settings, QUEUE_RETENTION as milliseconds or with a unit, and refuses a retention it cannot read', () => {
+    expect(loadConfig({}).queue).toMatchObject({ batchSize: 50, maxAttempts: 5, retryBaseMs: 1_000, retentionMs: 7 * 86_400_000 });
+    expect(loadConfig({ QUEUE_RETENTION: '12h', QUEUE_MAX_ATTEMPTS: '3' }).queue).toMatchObject({ retentionMs: 43_200_000, maxAttempts: 3 });
+    expect(loadConfig({ QUEUE_RETENTION: '90000' }).queue.retentionMs).toBe(90_000);
+    expect(loadConfig({ QUEUE_RETENTION: '30m' }).queue.retentionMs).toBe(1_800_000);
+    expect(() => loadConfig({ QUEUE_RETENTION: '1 week' })).toThrow(
+      new ConfigError('QUEUE_RETENTION must be a duration from 1000 ms to 3650 days: milliseconds, or a whole number with ms, s, m, h or d (such as 12h or 7d); got "1 week".'),
+    );
+    expect(() => loadConfig({ QUEUE_MAX_ATTEMPTS: '0' })).toThrow(new ConfigError('QUEUE_MAX_ATTEMPTS must be a whole number from 1 to 100; got "0".'));
+  });
+
   it('reads the subscription bounds, with their defaults, and refuses one out of range', () => {
     expect(loadConfig({}).subscriptions).toEqual({ maxOpen: 5_000, eventsPerSecond: 1_000 });
     expect(loadConfig({ MAX_SUBSCRIPTIONS: '20', SUBSCRIPTION_EVENTS_PER_SECOND: '300' }).subscriptions).toEqual({ maxOpen: 20, eventsPerSecond: 300 });

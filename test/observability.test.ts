@@ -2,11 +2,12 @@ import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trac
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultObservability } from '../src/config.js';
+import { defaultObservability, defaultQueue } from '../src/config.js';
 import { MAX_OPERATION_NAMES } from '../src/observability/metrics.js';
 import { createLogger } from '../src/observability/logger.js';
 import { sqlite } from './helpers/databases.js';
 import { graphqlRequest } from './helpers/graphql.js';
+import { randomItems, submit } from './helpers/jobs.js';
 import { serveTestApp, type ServedTestApp } from './helpers/server.js';
 import { waitFor } from './helpers/wait-for.js';
 
@@ -132,6 +133,24 @@ describe('metrics', () => {
       expect((await fetch(`${separate.server.url}/metrics`)).status).toBe(404);
     } finally {
       await separate.close();
+    }
+  });
+
+  it("counts the queue's items by status, their attempts and durations, the jobs' durations, and the items still active", async () => {
+    const working = await serveTestApp(sqlite, { config: { queue: { ...defaultQueue, concurrency: 2 } } });
+    try {
+      const submitted = await working.app.request(submit, { items: randomItems(20, 10) });
+      const jobId = submitted.body.data?.submitTransfers.id as string;
+      const status = async () => (await working.app.request('query ($id: ID!) { job(id: $id) { status } }', { id: jobId })).body.data?.job.status;
+      await waitFor(async () => (await status()) === 'SUCCEEDED');
+      const text = await scrape(`${working.server.url}/metrics`);
+      expect(text).toMatch(/^queue_items_done_total\{status="SUCCEEDED"\} 20$/m);
+      expect(text).toMatch(/^queue_item_attempts_count 20$/m);
+      expect(text).toMatch(/^queue_item_duration_seconds_count 20$/m);
+      expect(text).toMatch(/^queue_job_duration_seconds_count\{status="SUCCEEDED"\} 1$/m);
+      expect(text).toMatch(/^queue_items_active 0$/m);
+    } finally {
+      await working.close();
     }
   });
 

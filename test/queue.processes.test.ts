@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseConfig } from '../src/config.js';
 import { createDb } from '../src/db/connect.js';
-import { databases, postgres, postgresUrlOf, type CreatedDatabase } from './helpers/databases.js';
+import { databases, postgres, postgresUrlOf, type CreatedDatabase, type TestDatabase } from './helpers/databases.js';
 import { graphqlRequest } from './helpers/graphql.js';
 import { lastJob, progress, randomItems, submit } from './helpers/jobs.js';
 import { startServerProcess, type ServerProcess } from './helpers/processes.js';
@@ -30,19 +30,25 @@ function expectOrderedCoalescedStream(events: SseEvent[], total: number) {
   expect(jobs.length).toBeLessThan(total / 2);
 }
 
-describe.each(databases)('a job across a crash on $name', (database) => {
-  let created: CreatedDatabase;
+/** A database of its own for the describe block, and the server processes started on it: both gone after it. */
+function freshDatabase(database: TestDatabase) {
+  let created: CreatedDatabase | undefined;
   const servers: ServerProcess[] = [];
   beforeAll(async () => {
     created = await database.create();
   });
   afterAll(async () => {
     await stopAll(servers);
-    await created.drop();
+    await created?.drop();
   });
+  return { servers, created: () => created! };
+}
+
+describe.each(databases)('a job across a crash on $name', (database) => {
+  const { servers, created } = freshDatabase(database);
 
   it('resumes after SIGKILL and applies every item exactly once', async () => {
-    const env = { DATABASE_URL: databaseUrl(created.config), QUEUE_CONCURRENCY: '4', QUEUE_ITEM_WORK_MS: '10' };
+    const env = { DATABASE_URL: databaseUrl(created().config), QUEUE_CONCURRENCY: '4', QUEUE_ITEM_WORK_MS: '10' };
     const first = await startServerProcess(env);
     servers.push(first);
     const post = (server: ServerProcess, query: string, variables?: Record<string, unknown>) => graphqlRequest(fetch, `${server.url}/graphql`, query, variables);
@@ -66,7 +72,7 @@ describe.each(databases)('a job across a crash on $name', (database) => {
     const succeeded = items.filter((item) => item.status === 'SUCCEEDED');
     expect(succeeded.length + read.data?.job.failed).toBe(total);
     expect(new Set(succeeded.map((item) => item.transfer?.id)).size).toBe(succeeded.length);
-    const db = createDb(created.config);
+    const db = createDb(created().config);
     try {
       const { n } = await db.selectFrom('transfers').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
       expect(Number(n)).toBe(succeeded.length);
@@ -76,6 +82,41 @@ describe.each(databases)('a job across a crash on $name', (database) => {
     const balances = (read.data?.accounts as { balance: number }[]).map((account) => account.balance);
     expect(balances.reduce((sum, balance) => sum + balance, 0)).toBe(1_000_000);
     expect(Math.min(...balances)).toBeGreaterThanOrEqual(0);
+  }, 60_000);
+});
+
+describe.each(databases)('a stop whose time runs out, in a real process, on $name', (database) => {
+  const { servers, created } = freshDatabase(database);
+
+  it('aborts the running items at SHUTDOWN_TIMEOUT_MS, hands them back before the database closes, and the next start applies each once', async () => {
+    // Two batches of five items, each with 5 minutes of work: far past the shutdown's 500 ms.
+    const env = { DATABASE_URL: databaseUrl(created().config), QUEUE_CONCURRENCY: '2', QUEUE_BATCH_SIZE: '5', QUEUE_ITEM_WORK_MS: '60000', SHUTDOWN_TIMEOUT_MS: '500' };
+    const first = await startServerProcess(env);
+    servers.push(first);
+    const { body } = await graphqlRequest(fetch, `${first.url}/graphql`, submit, { items: randomItems(20, 20, 1) });
+    const id = Number(body.data?.submitTransfers.id);
+    const db = createDb(created().config);
+    try {
+      const running = async () => (await db.selectFrom('job_items').select('id').where('job_id', '=', id).where('status', '=', 'RUNNING').execute()).length;
+      await waitFor(async () => (await running()) === 10);
+      const stoppedAt = performance.now();
+      first.child.kill('SIGTERM');
+      const exited = await first.exited;
+      expect(exited.code).toBe(0);
+      expect(exited.stdout).toContain('Stopped cleanly.');
+      expect(performance.now() - stoppedAt).toBeLessThan(20_000); // not the 5 minutes of the items' work
+      const items = await db.selectFrom('job_items').select(['status', 'claimed_by']).where('job_id', '=', id).execute();
+      expect(items.map((item) => [item.status, item.claimed_by])).toEqual(Array.from({ length: 20 }, () => ['PENDING', null]));
+
+      const second = await startServerProcess({ ...env, QUEUE_ITEM_WORK_MS: '0' });
+      servers.push(second);
+      expect(lastJob(await subscribe(fetch, `${second.url}/graphql`, progress, { id: String(id) }))).toMatchObject({ status: 'SUCCEEDED', done: 20 });
+      const succeeded = await db.selectFrom('job_items').select('id').where('job_id', '=', id).where('status', '=', 'SUCCEEDED').execute();
+      const { n } = await db.selectFrom('transfers').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+      expect(Number(n)).toBe(succeeded.length);
+    } finally {
+      await db.destroy();
+    }
   }, 60_000);
 });
 

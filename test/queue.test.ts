@@ -139,7 +139,7 @@ describe.each(databases)('the queue bound on $name', (database) => {
 
 describe.each(databases)('cancelJob on $name', (database) => {
   it('stops every item not yet started; running ones finish and count; then the job is CANCELLED for good', async () => {
-    const app = await createTestApp(database, { config: { queue: { concurrency: 2, maxPending: 100_000, itemWorkMs: 30 } } });
+    const app = await createTestApp(database, { config: { queue: { ...defaultQueue, batchSize: 1, concurrency: 2, maxPending: 100_000, itemWorkMs: 30 } } });
     try {
       const { body } = await app.request(submit, { items: randomItems(200, 20, 1) });
       const id = body.data?.submitTransfers.id;
@@ -172,7 +172,7 @@ describe.each(databases)('cancelJob on $name', (database) => {
 
 describe.each(databases)('the worker pool on $name', (database) => {
   const timeJob = async (concurrency: number) => {
-    const app = await createTestApp(database, { config: { queue: { concurrency, maxPending: 100_000, itemWorkMs: 25 } } });
+    const app = await createTestApp(database, { config: { queue: { ...defaultQueue, batchSize: 1, concurrency, maxPending: 100_000, itemWorkMs: 25 } } });
     try {
       const startedAt = performance.now();
       const { body } = await app.request(submit, { items: randomItems(40, 40, 1) });
@@ -197,7 +197,7 @@ describe.each(databases)('the worker pool on $name', (database) => {
 
 describe.each(databases)('shutting the queue down on $name', (database) => {
   it('lets the running items finish, starts no new one, and leaves the rest for the next start', async () => {
-    const queue = { concurrency: 2, maxPending: 100_000, itemWorkMs: 300 };
+    const queue = { ...defaultQueue, batchSize: 1, concurrency: 2, maxPending: 100_000, itemWorkMs: 300 };
     const app = await createTestApp(database, { config: { queue } });
     const { body } = await app.request(submit, { items: randomItems(20, 20, 1) });
     const id = Number(body.data?.submitTransfers.id);

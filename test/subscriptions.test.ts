@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultSubscriptions, type SubscriptionsConfig } from '../src/config.js';
+import { defaultQueue, defaultSubscriptions, type SubscriptionsConfig } from '../src/config.js';
 import { deferred } from '../src/deferred.js';
 import { databases } from './helpers/databases.js';
 import { createTestApp, errorCodes, graphqlRequest, type TestApp } from './helpers/graphql.js';
@@ -74,7 +74,7 @@ describe.each(databases)('the subscription bound on $name', (database) => {
 
 describe.each(databases)('progress fan-out on $name', (database) => {
   it('reads a running job once per change for the whole process, not once per subscriber', async () => {
-    const app = await createTestApp(database, { config: { queue: { concurrency: 2, maxPending: 100_000, itemWorkMs: 5 } } });
+    const app = await createTestApp(database, { config: { queue: { ...defaultQueue, batchSize: 1, concurrency: 2, maxPending: 100_000, itemWorkMs: 5 } } });
     try {
       const { body } = await app.request(submit, { items: randomItems(200, 50, 1) });
       const id = body.data?.submitTransfers.id as string;
@@ -124,7 +124,7 @@ describe.each(databases)('progress fan-out on $name', (database) => {
     ['items(limit: 1000), each event counting as 20', 'subscription ($id: ID!) { jobProgress(id: $id) { status done items(limit: 1000) { index } } }', 200, 20],
   ])('sends at most SUBSCRIPTION_EVENTS_PER_SECOND events a second over all subscribers (%s), each still ending on the final state', async (_, query, eventsPerSecond, weight) => {
     const app = await createTestApp(database, {
-      config: { queue: { concurrency: 2, maxPending: 100_000, itemWorkMs: 5 }, ...subscriptions({ eventsPerSecond }) },
+      config: { queue: { ...defaultQueue, batchSize: 1, concurrency: 2, maxPending: 100_000, itemWorkMs: 5 }, ...subscriptions({ eventsPerSecond }) },
     });
     try {
       const { body } = await app.request(submit, { items: randomItems(300, 50, 1) });

@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
-import { defaultHttp, defaultSubscriptions, defaultWebSocket, DEFAULT_MAX_RESPONSE_BYTES } from '../src/config.js';
+import { defaultHttp, defaultQueue, defaultSubscriptions, defaultWebSocket, DEFAULT_MAX_RESPONSE_BYTES } from '../src/config.js';
 import { deferred } from '../src/deferred.js';
 import { databases } from './helpers/databases.js';
 import { errorCodes, type GraphQLBody } from './helpers/graphql.js';
@@ -10,7 +10,7 @@ import { serveTestApp } from './helpers/server.js';
 import { subscribe, type SseEvent } from './helpers/sse.js';
 import { waitFor } from './helpers/wait-for.js';
 
-const queue = { queue: { concurrency: 2, maxPending: 100_000, itemWorkMs: 2 } };
+const queue = { queue: { ...defaultQueue, concurrency: 2, itemWorkMs: 2, batchSize: 1 } };
 const jobIdOf = (results: GraphQLBody[]) => results[0]!.data!.submitTransfers.id as string;
 
 /** A raw WebSocket speaking graphql-transport-ws, for what graphql-ws's client would never send. */

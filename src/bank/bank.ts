@@ -1,6 +1,6 @@
 import type { JobItemRow, JobRow } from '../db/database.js';
 import { increment, type Counter } from './counters.js';
-import { runJobItem } from './job-items.js';
+import { runJobItems, type BatchResult } from './job-items.js';
 import { cancelJob, submitJob, type JobsDeps } from './jobs.js';
 import { transfer, type TransferRequest, type TransferResult } from './transfers.js';
 
@@ -17,8 +17,8 @@ export type Bank = {
   increment(request: { name: string; by: number; workMs: number }, options?: Signal): Promise<Counter>;
   submitJob(request: { items: readonly TransferRequest[]; idempotencyKey?: string | null }, options?: Signal): Promise<JobRow>;
   cancelJob(id: string): Promise<JobRow>;
-  /** For the queue's workers (src/queue/worker-pool.ts). */
-  runJobItem(item: JobItemRow, workerId: string): Promise<JobRow | undefined>;
+  /** For the queue's workers (src/queue/worker-pool.ts): a batch of claimed items of one job. */
+  runJobItems(items: readonly JobItemRow[], workerId: string, signal: AbortSignal): Promise<BatchResult | undefined>;
 };
 
 export function createBank(deps: JobsDeps): Bank {
@@ -27,6 +27,6 @@ export function createBank(deps: JobsDeps): Bank {
     increment: (request, options) => increment(deps.locks, request, options),
     submitJob: (request, options) => submitJob(deps, request, options),
     cancelJob: (id) => cancelJob(deps, id),
-    runJobItem: (item, workerId) => runJobItem(deps, item, workerId),
+    runJobItems: (items, workerId, signal) => runJobItems(deps, items, workerId, signal),
   };
 }

@@ -1,40 +1,67 @@
 import type { Db, JobItemRow, JobRow } from '../db/database.js';
-import { completeItem, lockOwnedItem, type ItemOutcome } from '../db/jobs.js';
+import { completeItems, lockOwnedItems, type CompletedItem } from '../db/jobs.js';
 import { inTransaction } from '../db/transaction.js';
 import type { Locks } from '../locks/lock.js';
-import type { CodedError } from '../errors.js';
-import { InsufficientFundsError, NotFoundError } from './errors.js';
-import { accountLockKeys, applyTransfer, parseTransferAccounts } from './transfers.js';
+import { NotFoundError } from './errors.js';
+import { accountLockKeys, applyTransfers, parseTransferAccounts, type CheckedTransfer } from './transfers.js';
 
 /**
- * Applies one claimed item of a job as a transfer, under the same account locks and in the same
- * kind of transaction as the transfer mutation, and records its outcome in that one transaction:
- * so an item is applied once, even if its process dies mid-way (its claim is then voided and it
- * runs again from the start). Refusals the mutation would answer (NOT_FOUND, INSUFFICIENT_FUNDS)
- * fail the item and the job goes on; anything else is thrown, for the worker to hand the item back.
- * Returns the job as the outcome left it, or undefined if the item is no longer this worker's.
+ * A test-only seam: runs inside the transaction that applies a batch, after its writes and before
+ * its outcomes are recorded. Throwing rolls the batch back, as an unexpected fault would
+ * (test/queue.test.ts fails one item every time, or waits for the abort of a forceful shutdown).
  */
-export async function runJobItem({ db, locks }: { db: Db; locks: Locks }, item: JobItemRow, workerId: string): Promise<JobRow | undefined> {
-  const record = async (trx: Db, outcome: () => Promise<ItemOutcome>) => ((await lockOwnedItem(trx, item.id, workerId)) ? completeItem(trx, item, await outcome()) : undefined);
-  let accounts;
-  try {
-    accounts = parseTransferAccounts({ fromId: item.from_id, toId: item.to_id, amount: item.amount });
-  } catch (error) {
-    // An id that cannot name an account: the item fails with NOT_FOUND, without taking a lock.
-    if (error instanceof NotFoundError) return inTransaction(db, (trx) => record(trx, async () => failure(error)));
-    throw error;
-  }
-  return locks.withLocks(accountLockKeys(accounts), (trx) =>
-    record(trx, async () => {
-      try {
-        return { transferId: (await applyTransfer(trx, accounts)).transfer.id };
-      } catch (error) {
-        // Refused before anything was written: the item fails, the job goes on.
-        if (error instanceof NotFoundError || error instanceof InsufficientFundsError) return failure(error);
-        throw error;
-      }
-    }),
-  );
+export type ItemsFault = (items: readonly JobItemRow[], options: { signal: AbortSignal }) => void | Promise<void>;
+
+export type JobItemsDeps = { db: Db; locks: Locks; itemsFault?: ItemsFault };
+
+/** What a batch left: the job as its outcomes left it, and each item run with its outcome. */
+export type BatchResult = { job: JobRow; completed: CompletedItem[] };
+
+/**
+ * Applies claimed items of one job as transfers, and records their outcomes, in one transaction,
+ * under the locks of every account they name (the transfer mutation's locks, taken in one sorted
+ * order, so no deadlock): so each item is applied once, even if its process dies mid-way (its claim
+ * is then voided and it runs again from the start). The transfers are checked one after the other
+ * against the balances the ones before left, with the mutation's refusals (NOT_FOUND,
+ * INSUFFICIENT_FUNDS), which fail their item while the others go on. Anything else is thrown, and
+ * rolls back the whole batch: the caller hands the items back, or runs them one by one to find the
+ * one at fault. Also throws if `signal` aborts before the commit (a forceful shutdown). Returns
+ * undefined if none of the items is still this worker's.
+ */
+export async function runJobItems(deps: JobItemsDeps, items: readonly JobItemRow[], workerId: string, signal: AbortSignal): Promise<BatchResult | undefined> {
+  const jobId = items[0]?.job_id;
+  if (jobId === undefined) return undefined;
+  const accounts = new Map<number, CheckedTransfer | NotFoundError>(items.map((item) => [item.id, parseAccounts(item)]));
+  const keys = [...accounts.values()].flatMap((checked) => (checked instanceof NotFoundError ? [] : accountLockKeys(checked)));
+  const work = async (trx: Db): Promise<BatchResult | undefined> => {
+    const owned = await lockOwnedItems(trx, items.map((item) => item.id), workerId);
+    const runnable = items.filter((item) => owned.has(item.id));
+    if (runnable.length === 0) return undefined;
+    const transfers = runnable.flatMap((item) => {
+      const checked = accounts.get(item.id)!;
+      return checked instanceof NotFoundError ? [] : [checked];
+    });
+    const results = await applyTransfers(trx, transfers);
+    let next = 0;
+    const completed = runnable.map((item): CompletedItem => {
+      const checked = accounts.get(item.id)!;
+      const result = checked instanceof NotFoundError ? checked : results[next++]!;
+      return { item, outcome: typeof result === 'number' ? { transferId: result } : { error: { code: result.code, message: result.message } } };
+    });
+    await deps.itemsFault?.(runnable, { signal });
+    signal.throwIfAborted();
+    return { job: await completeItems(trx, jobId, completed), completed };
+  };
+  // Items whose ids name no account take no lock; their failure is still recorded in a transaction.
+  return keys.length === 0 ? inTransaction(deps.db, work) : deps.locks.withLocks(keys, work, { signal });
 }
 
-const failure = (error: CodedError): ItemOutcome => ({ error: { code: error.code, message: error.message } });
+/** The item's accounts, or NOT_FOUND for an id that cannot name one (its item fails without a lock). */
+function parseAccounts(item: JobItemRow): CheckedTransfer | NotFoundError {
+  try {
+    return parseTransferAccounts({ fromId: item.from_id, toId: item.to_id, amount: item.amount });
+  } catch (error) {
+    if (error instanceof NotFoundError) return error;
+    throw error;
+  }
+}

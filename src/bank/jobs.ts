@@ -3,6 +3,7 @@ import type { Db, JobRow } from '../db/database.js';
 import { cancelUnstartedItems, countActiveItems, findJobByIdempotencyKey, insertJob } from '../db/jobs.js';
 import { inTransaction } from '../db/transaction.js';
 import type { Locks } from '../locks/lock.js';
+import type { ItemsFault } from './job-items.js';
 import { InvalidInputError, NotFoundError, QueueFullError } from './errors.js';
 import { parseId } from './ids.js';
 import { assertInRange, assertLength } from './input.js';
@@ -21,6 +22,8 @@ export type JobsDeps = {
   workAdded(): void;
   /** Tells the job's watchers, on every process, that it changed. */
   jobChanged(jobId: number): void;
+  /** A test-only seam: a fault inside the transaction that applies a batch of items (src/bank/job-items.ts). */
+  itemsFault?: ItemsFault;
 };
 
 /**

@@ -1,5 +1,7 @@
 import type { AccountRow, Db, TransferRow } from '../db/database.js';
-import { findAccountsForTransfer, insertTransfer, setBalance } from '../db/transfers.js';
+import { findAccountsByIds } from '../db/accounts.js';
+import { findAccountsForTransfer, insertTransfer, insertTransfers, setBalance, setBalances } from '../db/transfers.js';
+import type { CodedError } from '../errors.js';
 import type { Locks } from '../locks/lock.js';
 import { InsufficientFundsError, InvalidInputError, NotFoundError } from './errors.js';
 import { parseId } from './ids.js';
@@ -67,12 +69,48 @@ export async function applyTransfer(trx: Db, { fromId, toId, amount }: CheckedTr
   const accounts = await findAccountsForTransfer(trx, [fromId, toId]);
   const from = accounts.find((account) => account.id === fromId);
   const to = accounts.find((account) => account.id === toId);
-  if (!from) throw new NotFoundError('Account', String(fromId));
-  if (!to) throw new NotFoundError('Account', String(toId));
-  if (from.balance < amount) throw new InsufficientFundsError({ accountId: String(fromId), balance: from.balance, amount });
+  if (!from || !to || from.balance < amount) throw refusal({ fromId, toId, amount }, from?.balance, to?.balance);
 
   await setBalance(trx, fromId, from.balance - amount);
   await setBalance(trx, toId, to.balance + amount);
   const record = await insertTransfer(trx, { fromId, toId, amount });
   return { transfer: record, from: { ...from, balance: from.balance - amount }, to: { ...to, balance: to.balance + amount } };
+}
+
+/**
+ * Many transfers, in the caller's transaction, whose locks (accountLockKeys of every one) the
+ * caller holds, as if applyTransfer ran for each in turn: each is checked against the balances the
+ * ones before it left, with the same refusals, and the writes are one read of the accounts, one
+ * update of their balances and one insert of the transfers, whatever their number. Returns, in
+ * order, the id of each transfer made or its refusal (NOT_FOUND, INSUFFICIENT_FUNDS), which
+ * writes nothing for it.
+ */
+export async function applyTransfers(trx: Db, transfers: readonly CheckedTransfer[]): Promise<(number | CodedError)[]> {
+  const rows = await findAccountsByIds(trx, [...new Set(transfers.flatMap((t) => [t.fromId, t.toId]))]);
+  const balances = new Map(rows.map((row) => [row.id, row.balance]));
+  const changed = new Set<number>();
+  const made: CheckedTransfer[] = [];
+  const results = transfers.map((t) => {
+    const from = balances.get(t.fromId);
+    const to = balances.get(t.toId);
+    if (from === undefined || to === undefined || from < t.amount) return refusal(t, from, to);
+    balances.set(t.fromId, from - t.amount);
+    balances.set(t.toId, to + t.amount);
+    changed.add(t.fromId).add(t.toId);
+    made.push(t);
+    return made.length - 1;
+  });
+  await setBalances(trx, [...changed].map((id) => ({ id, balance: balances.get(id)! })));
+  const ids = await insertTransfers(trx, made);
+  return results.map((result) => (typeof result === 'number' ? ids[result]! : result));
+}
+
+/**
+ * Why a transfer that cannot be made on these balances (undefined: no such account) is refused:
+ * NOT_FOUND for the payer first, then the payee, else INSUFFICIENT_FUNDS.
+ */
+function refusal({ fromId, toId, amount }: CheckedTransfer, fromBalance: number | undefined, toBalance: number | undefined): CodedError {
+  if (fromBalance === undefined) return new NotFoundError('Account', String(fromId));
+  if (toBalance === undefined) return new NotFoundError('Account', String(toId));
+  return new InsufficientFundsError({ accountId: String(fromId), balance: fromBalance, amount });
 }

@@ -37,6 +37,8 @@ export interface JobsTable {
   cancelled: Generated<number>;
   /** 1 once cancelJob ran: the job ends CANCELLED when its running items have finished. */
   cancel_requested: Generated<number>;
+  /** Items that failed ATTEMPTS_EXHAUSTED (counted in done and failed too): the job ends FAILED. */
+  exhausted: Generated<number>;
   idempotency_key: string | null;
   items_hash: string;
   created_at: ColumnType<string, string, never>;
@@ -55,6 +57,10 @@ export interface JobItemsTable {
   error_code: string | null;
   error_message: string | null;
   claimed_by: string | null;
+  /** Times its application threw unexpectedly; at QUEUE_MAX_ATTEMPTS it fails ATTEMPTS_EXHAUSTED. */
+  attempts: Generated<number>;
+  /** ISO-8601 text in UTC: not claimed before then (a retry's backoff); null: at once. */
+  run_after: string | null;
 }
 
 export interface QueueWorkersTable {

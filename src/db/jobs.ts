@@ -1,4 +1,5 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
+import { setImmediate } from 'node:timers/promises';
 import type { Db, JobItemRow, JobRow } from './database.js';
 import { isPostgres } from './dialect.js';
 import { inList } from './list-parameter.js';
@@ -20,14 +21,23 @@ export async function findJobByIdempotencyKey(db: Db, key: string): Promise<JobR
   return db.selectFrom('jobs').selectAll().where('idempotency_key', '=', key).executeTakeFirst();
 }
 
-/** Items waiting or running, over the whole database: what QUEUE_MAX_PENDING bounds. */
+/**
+ * Items waiting or running, over the whole database: what QUEUE_MAX_PENDING bounds. Read from the
+ * counters of the unfinished jobs (through the jobs_active partial index), not by counting items:
+ * its cost grows with the jobs in progress, not with the items ever stored.
+ */
 export async function countActiveItems(db: Db): Promise<number> {
-  const row = await db
-    .selectFrom('job_items')
-    .select((eb) => eb.fn.countAll().as('count'))
-    .where('status', 'in', ['PENDING', 'RUNNING'])
-    .executeTakeFirstOrThrow();
-  return Number(row.count);
+  const { rows } = await sql<{ active: number | string | null }>`
+    SELECT sum(total - done - cancelled) AS active FROM jobs WHERE status IN ('QUEUED', 'RUNNING')
+  `.execute(db);
+  return Number(rows[0]?.active ?? 0);
+}
+
+/** The unfinished jobs, oldest first, up to `limit`: the jobs the workers take turns on. */
+export async function findActiveJobIds(db: Db, limit: number): Promise<number[]> {
+  // The predicate is written as the jobs_active index's, literally, so that SQLite uses it.
+  const { rows } = await sql<{ id: number }>`SELECT id FROM jobs WHERE status IN ('QUEUED', 'RUNNING') ORDER BY id LIMIT ${limit}`.execute(db);
+  return rows.map((row) => row.id);
 }
 
 /** Stores a job and its items; call it in a transaction, so that both are stored or neither. */
@@ -74,18 +84,24 @@ export async function findJobItems(db: Db, jobId: number, offset: number, limit:
 }
 
 /**
- * Claims the oldest pending item for `workerId` and commits the claim at once. On PostgreSQL,
- * `FOR UPDATE SKIP LOCKED` hands each pending item to one claimer even when several replicas ask at
- * the same moment; on SQLite, the one writer makes the single statement atomic.
+ * Claims up to `limit` pending items of one job, lowest id first, for `workerId`, and commits the
+ * claim at once; items waiting out a retry's backoff (`run_after` later than `now`) are left. On
+ * PostgreSQL, `FOR UPDATE SKIP LOCKED` hands each pending item to one claimer even when several
+ * replicas ask at the same moment; on SQLite, the one writer makes the single statement atomic.
+ * Returned in id order.
  */
-export async function claimNextItem(db: Db, workerId: string): Promise<JobItemRow | undefined> {
+export async function claimItemsOfJob(db: Db, workerId: string, jobId: number, limit: number, now = new Date()): Promise<JobItemRow[]> {
   const skipLocked = isPostgres(db) ? sql` FOR UPDATE SKIP LOCKED` : sql``;
   const { rows } = await sql<JobItemRow>`
     UPDATE job_items SET status = 'RUNNING', claimed_by = ${workerId}
-    WHERE id = (SELECT id FROM job_items WHERE status = 'PENDING' ORDER BY id LIMIT 1${skipLocked})
+    WHERE id IN (
+      SELECT id FROM job_items
+      WHERE job_id = ${jobId} AND status = 'PENDING' AND (run_after IS NULL OR run_after <= ${now.toISOString()})
+      ORDER BY id LIMIT ${limit}${skipLocked}
+    )
     RETURNING *
   `.execute(db);
-  return rows[0];
+  return rows.sort((a, b) => a.id - b.id);
 }
 
 /** QUEUED → RUNNING once its first item is claimed; a no-op for a job in any other state. */
@@ -94,69 +110,116 @@ export async function markJobRunning(db: Db, jobId: number): Promise<void> {
 }
 
 /**
- * Inside the transaction that applies an item: true when the item is still this worker's to run,
- * and (on PostgreSQL) locks its row until commit, so that a recovery cannot hand it to another
- * worker meanwhile. False when the claim was voided: then the caller must write nothing.
+ * Inside the transaction that applies items: those of `itemIds` still this worker's to run, and
+ * (on PostgreSQL) their rows locked until commit, so that a recovery cannot hand them to another
+ * worker meanwhile. An item left out had its claim voided: the caller must write nothing for it.
  */
-export async function lockOwnedItem(trx: Db, itemId: number, workerId: string): Promise<boolean> {
-  const result = await trx
+export async function lockOwnedItems(trx: Db, itemIds: readonly number[], workerId: string): Promise<Set<number>> {
+  const rows = await trx
     .updateTable('job_items')
     .set({ claimed_by: workerId })
-    .where('id', '=', itemId)
+    .where(inList(trx, 'id', itemIds))
     .where('status', '=', 'RUNNING')
     .where('claimed_by', '=', workerId)
-    .executeTakeFirst();
-  return result.numUpdatedRows > 0n;
-}
-
-export type ItemOutcome = { transferId: number } | { error: { code: string; message: string } };
-
-/**
- * Records an item's outcome and counts it on its job, in the caller's transaction; `claimed_by`
- * stays, to tell which worker ran the item. The job ends
- * when done + cancelled reaches total: CANCELLED if cancelJob ran, SUCCEEDED otherwise.
- */
-export async function completeItem(trx: Db, item: JobItemRow, outcome: ItemOutcome): Promise<JobRow> {
-  const failed = 'error' in outcome;
-  await trx
-    .updateTable('job_items')
-    .set(
-      failed
-        ? { status: 'FAILED', error_code: outcome.error.code, error_message: outcome.error.message }
-        : { status: 'SUCCEEDED', transfer_id: outcome.transferId },
-    )
-    .where('id', '=', item.id)
+    .returning('id')
     .execute();
+  return new Set(rows.map((row) => row.id));
+}
+
+/** How an item ended: its transfer, or why not (a refusal, or ATTEMPTS_EXHAUSTED with `exhausted`). */
+export type ItemOutcome = { transferId: number } | { error: { code: string; message: string }; exhausted?: boolean };
+export type CompletedItem = { item: JobItemRow; outcome: ItemOutcome };
+
+/**
+ * Records the outcomes of items of one job and counts them on the job, in the caller's
+ * transaction, in two statements whatever their number (the outcomes travel as one JSON
+ * parameter); `claimed_by` stays, to tell which worker ran each item. The job ends when done +
+ * cancelled reaches total: FAILED if any item ran out of attempts, else CANCELLED if cancelJob
+ * ran, else SUCCEEDED.
+ */
+export async function completeItems(trx: Db, jobId: number, completed: readonly CompletedItem[]): Promise<JobRow> {
+  // The ids are also matched as a list: PostgreSQL cannot see how few rows the JSON holds, and
+  // would otherwise hash-join it against a scan of every item.
+  const rows = completed.map(({ item, outcome }) =>
+    'error' in outcome
+      ? { id: item.id, status: 'FAILED', transfer_id: null, error_code: outcome.error.code, error_message: outcome.error.message, attempts: item.attempts + (outcome.exhausted ? 1 : 0) }
+      : { id: item.id, status: 'SUCCEEDED', transfer_id: outcome.transferId, error_code: null, error_message: null, attempts: item.attempts },
+  );
+  const json = JSON.stringify(rows);
+  await (isPostgres(trx)
+    ? sql`
+        UPDATE job_items AS item SET status = o.status, transfer_id = o.transfer_id, error_code = o.error_code, error_message = o.error_message, attempts = o.attempts
+        FROM json_to_recordset(${json}::json) AS o(id integer, status text, transfer_id integer, error_code text, error_message text, attempts integer)
+        WHERE item.id = o.id AND ${inList(trx, 'item.id', rows.map((row) => row.id))}
+      `
+    : sql`
+        UPDATE job_items SET status = o.status, transfer_id = o.transfer_id, error_code = o.error_code, error_message = o.error_message, attempts = o.attempts
+        FROM (
+          SELECT value ->> 'id' AS id, value ->> 'status' AS status, value ->> 'transfer_id' AS transfer_id,
+                 value ->> 'error_code' AS error_code, value ->> 'error_message' AS error_message, value ->> 'attempts' AS attempts
+          FROM json_each(${json})
+        ) AS o
+        WHERE job_items.id = o.id
+      `
+  ).execute(trx);
+  const failed = completed.filter(({ outcome }) => 'error' in outcome).length;
+  const exhausted = completed.filter(({ outcome }) => 'error' in outcome && outcome.exhausted).length;
+  const done = completed.length;
   const finishedAt = new Date().toISOString();
-  return trx
-    .updateTable('jobs')
-    .set((eb) => ({
-      done: eb('done', '+', 1),
-      failed: eb('failed', '+', failed ? 1 : 0),
-      status: sql`CASE WHEN done + 1 + cancelled >= total THEN (CASE WHEN cancel_requested = 1 THEN 'CANCELLED' ELSE 'SUCCEEDED' END) ELSE status END`,
-      finished_at: sql`CASE WHEN done + 1 + cancelled >= total THEN ${finishedAt} ELSE finished_at END`,
-    }))
-    .where('id', '=', item.job_id)
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  const { rows: [job] } = await sql<JobRow>`
+    UPDATE jobs SET
+      done = done + ${done},
+      failed = failed + ${failed},
+      exhausted = exhausted + ${exhausted},
+      status = CASE WHEN done + ${done} + cancelled >= total THEN ${finalStatus(sql`exhausted + ${exhausted}`)} ELSE status END,
+      finished_at = CASE WHEN done + ${done} + cancelled >= total THEN ${finishedAt} ELSE finished_at END
+    WHERE id = ${jobId}
+    RETURNING *
+  `.execute(trx);
+  if (!job) throw new Error(`Job ${jobId} is gone while its items ran.`);
+  return job;
+}
+
+/** The status a job ends in, given its count of exhausted items: FAILED wins over CANCELLED. */
+const finalStatus = (exhausted: RawBuilder<unknown>) => sql`(CASE WHEN ${exhausted} > 0 THEN 'FAILED' WHEN cancel_requested = 1 THEN 'CANCELLED' ELSE 'SUCCEEDED' END)`;
+
+/** The code of an item whose application threw unexpectedly on each of its QUEUE_MAX_ATTEMPTS attempts. */
+export const ATTEMPTS_EXHAUSTED = 'ATTEMPTS_EXHAUSTED';
+
+/**
+ * Fails a claimed item for good, ATTEMPTS_EXHAUSTED (its last attempt counted), and counts it on
+ * its job, in one transaction; undefined if the item is no longer this worker's.
+ */
+export async function exhaustItem(db: Db, item: JobItemRow, workerId: string, message: string): Promise<CompletedItem & { job: JobRow } | undefined> {
+  return inTransaction(db, async (trx) => {
+    if (!(await lockOwnedItems(trx, [item.id], workerId)).has(item.id)) return undefined;
+    const completed: CompletedItem = { item, outcome: { error: { code: ATTEMPTS_EXHAUSTED, message }, exhausted: true } };
+    return { ...completed, job: await completeItems(trx, item.job_id, [completed]) };
+  });
 }
 
 /**
- * Gives a claimed item back to the queue (its worker could not run it now); a no-op if not ours.
- * If its job was cancelled meanwhile, the item is cancelled instead, in the same transaction: a
- * cancelled job never starts an item again.
+ * Gives claimed items back to the queue (their worker could not run them now, or is stopping);
+ * a no-op for those no longer ours. With `runAfter`, the items' application threw: it counts as an
+ * attempt, and they are not claimed again before then. If their job was cancelled meanwhile, they
+ * are cancelled instead, in the same transaction: a cancelled job never starts an item again.
  */
-export async function releaseItem(db: Db, itemId: number, workerId: string): Promise<void> {
+export async function releaseItems(db: Db, itemIds: readonly number[], workerId: string, { runAfter }: { runAfter?: Date } = {}): Promise<void> {
+  if (itemIds.length === 0) return;
   await inTransaction(db, async (trx) => {
     const released = await trx
       .updateTable('job_items')
-      .set({ status: 'PENDING', claimed_by: null })
-      .where('id', '=', itemId)
+      .set((eb) => ({
+        status: 'PENDING',
+        claimed_by: null,
+        ...(runAfter ? { attempts: eb('attempts', '+', 1), run_after: runAfter.toISOString() } : {}),
+      }))
+      .where(inList(trx, 'id', itemIds))
       .where('status', '=', 'RUNNING')
       .where('claimed_by', '=', workerId)
       .returning('job_id')
-      .executeTakeFirst();
-    if (released) await cancelPendingItemsOfCancelledJobs(trx, [released.job_id]);
+      .execute();
+    await cancelPendingItemsOfCancelledJobs(trx, released.map((item) => item.job_id));
   });
 }
 
@@ -198,7 +261,7 @@ export async function cancelUnstartedItems(trx: Db, jobId: number): Promise<JobR
     .updateTable('jobs')
     .set((eb) => ({
       cancelled: eb('cancelled', '+', count),
-      status: sql`CASE WHEN done + cancelled + ${count} >= total THEN 'CANCELLED' ELSE status END`,
+      status: sql`CASE WHEN done + cancelled + ${count} >= total THEN ${finalStatus(sql`exhausted`)} ELSE status END`,
       finished_at: sql`CASE WHEN done + cancelled + ${count} >= total THEN ${new Date().toISOString()} ELSE finished_at END`,
     }))
     .where('id', '=', jobId)
@@ -239,4 +302,30 @@ export async function recoverAbandonedItems(db: Db, workerId: string, aliveSince
     await cancelPendingItemsOfCancelledJobs(trx, recovered.map((item) => item.job_id));
     return recovered.length;
   });
+}
+
+/**
+ * Deletes jobs that finished before `finishedBefore`, with their items, in statements of at most
+ * `batchSize` items, each its own short transaction, so that the workers and submissions never
+ * wait long behind it (on SQLite, the one writer is taken for one small batch at a time). Returns
+ * the jobs deleted; call again while it returns `maxJobs`.
+ */
+export async function deleteFinishedJobs(db: Db, { finishedBefore, batchSize, maxJobs }: { finishedBefore: Date; batchSize: number; maxJobs: number }): Promise<number> {
+  // `finished_at IS NOT NULL` spelled out as in the jobs_finished_at index's predicate, so that SQLite uses it.
+  const { rows: jobs } = await sql<{ id: number }>`
+    SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ${finishedBefore.toISOString()} ORDER BY finished_at LIMIT ${maxJobs}
+  `.execute(db);
+  if (jobs.length === 0) return 0;
+  const ids = jobs.map((job) => job.id);
+  for (;;) {
+    const { numDeletedRows } = await db
+      .deleteFrom('job_items')
+      .where('id', 'in', (eb) => eb.selectFrom('job_items').select('id').where(inList(db, 'job_id', ids)).limit(batchSize))
+      .executeTakeFirst();
+    if (numDeletedRows < BigInt(batchSize)) break;
+    // better-sqlite3 answers synchronously: let the event loop (and the workers) in between batches.
+    await setImmediate();
+  }
+  await db.deleteFrom('jobs').where(inList(db, 'id', ids)).execute();
+  return ids.length;
 }

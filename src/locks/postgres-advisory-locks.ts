@@ -17,13 +17,13 @@ export const takeAdvisoryLocks =
   async (trx: Db, keys: readonly string[], deadline: number): Promise<void> => {
     const remainingMs = Math.max(1, deadline - Date.now());
     await sql`SELECT set_config('lock_timeout', ${`${remainingMs}ms`}, true)`.execute(trx);
-    for (const id of advisoryLockIds(keys)) {
-      try {
-        await sql`SELECT pg_advisory_xact_lock(${id}::bigint)`.execute(trx);
-      } catch (error) {
-        if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) throw new LockTimeoutError(timeoutMs);
-        throw error;
-      }
+    try {
+      // One statement for all the keys, however many: unnest hands the ids over in the array's
+      // (sorted) order, and each row's lock is taken before the next row is read.
+      await sql`SELECT count(pg_advisory_xact_lock(id)) FROM unnest(${advisoryLockIds(keys)}::bigint[]) AS id`.execute(trx);
+    } catch (error) {
+      if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) throw new LockTimeoutError(timeoutMs);
+      throw error;
     }
     // The bound is for the wait on other replicas only, not for the work that follows.
     await sql`RESET lock_timeout`.execute(trx);

@@ -12,6 +12,12 @@ const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 
 
 export type PoolStats = { inUse: number; idle: number; waiting: number };
 
+/** The queue's hooks (src/queue/worker-pool.ts's onItemDone and onJobFinished). */
+export type QueueObserver = {
+  onItemDone(status: string, attempts: number, durationMs: number): void;
+  onJobFinished(status: string, durationMs: number): void;
+};
+
 /**
  * The process's Prometheus metrics (prom-client), in a registry of the app's own (tests run several
  * apps in one process). Every label has a bounded set of values: status classes, operation types,
@@ -104,6 +110,43 @@ export class Metrics {
         this.set({ state: 'waiting' }, now.waiting);
       },
     });
+  }
+
+  /**
+   * The queue: items done by outcome (their rate is the items applied per second), their attempts
+   * and durations, jobs' durations by final status; and the items waiting or running in the whole
+   * database, read at each scrape (from the jobs' counters, an index scan: src/db/jobs.ts).
+   */
+  observeQueue(activeItems: () => Promise<number>): QueueObserver {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'queue_items_active',
+      help: 'Queue items pending or running, in the whole database (every replica).',
+      registers,
+      async collect() {
+        this.set(await activeItems());
+      },
+    });
+    const items = new Counter({ name: 'queue_items_done_total', help: 'Queue items ended by this process, by status: SUCCEEDED or FAILED (refused, or out of attempts).', labelNames: ['status'], registers });
+    const attempts = new Histogram({ name: 'queue_item_attempts', help: 'Attempts an item took to end (1 unless it failed unexpectedly and was retried).', buckets: [1, 2, 3, 5, 10], registers });
+    const itemDuration = new Histogram({ name: 'queue_item_duration_seconds', help: "Time of the batch transaction that applied an item (its last attempt's).", buckets: DURATION_BUCKETS, registers });
+    const jobDuration = new Histogram({
+      name: 'queue_job_duration_seconds',
+      help: 'Time from a job’s submission to its end, by final status, for jobs whose last item ended in this process.',
+      labelNames: ['status'],
+      buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600],
+      registers,
+    });
+    return {
+      onItemDone(status, itemAttempts, durationMs) {
+        items.labels(status).inc();
+        attempts.observe(itemAttempts);
+        itemDuration.observe(durationMs / 1000);
+      },
+      onJobFinished(status, durationMs) {
+        jobDuration.labels(status).observe(durationMs / 1000);
+      },
+    };
   }
 
   /** The Prometheus text exposition, and its content type. */

@@ -1,16 +1,39 @@
+import type { Logger } from '../observability/logger.js';
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
-import type { Db, JobItemRow, JobRow } from '../db/database.js';
-import { claimNextItem, heartbeat, markJobRunning, recoverAbandonedItems, releaseItem, removeWorker } from '../db/jobs.js';
+import type { BatchResult } from '../bank/job-items.js';
+import type { Db, JobItemRow, JobStatus } from '../db/database.js';
+import {
+  claimItemsOfJob,
+  deleteFinishedJobs,
+  exhaustItem,
+  findActiveJobIds,
+  heartbeat,
+  markJobRunning,
+  recoverAbandonedItems,
+  releaseItems,
+  removeWorker,
+} from '../db/jobs.js';
 import { isDatabaseBusy, isDatabaseUnavailable } from '../db/unavailable.js';
 import { LockTimeoutError } from '../locks/errors.js';
 import type { JobEvents } from './job-events.js';
 
 export type WorkerPoolOptions = {
-  /** Items this process runs at once (QUEUE_CONCURRENCY); 0: this process runs no workers. */
+  /** Where an item that fails unexpectedly is logged (with its stack: a bug, or a fault injected by a test). */
+  logger: Logger;
+  /** Batches this process runs at once (QUEUE_CONCURRENCY); 0: this process runs no workers. */
   concurrency: number;
+  /** Items a worker claims and applies in one transaction at most (QUEUE_BATCH_SIZE). */
+  batchSize: number;
   /** Simulated work per item, outside its locks and transaction (QUEUE_ITEM_WORK_MS). */
   itemWorkMs: number;
+  /** Attempts an item whose application throws unexpectedly gets before it fails ATTEMPTS_EXHAUSTED (QUEUE_MAX_ATTEMPTS). */
+  maxAttempts: number;
+  /** The wait before the second attempt; it doubles for each one after, up to an hour (QUEUE_RETRY_BASE_MS). */
+  retryBaseMs: number;
+  /** How long finished jobs and their items are kept before they are deleted (QUEUE_RETENTION). */
+  retentionMs: number;
   /**
    * `exclusive`: this process is the only one on the database (SQLite), so at start every claim of
    * an earlier process is void. `shared` (PostgreSQL): a claim is void once its worker has not
@@ -20,25 +43,45 @@ export type WorkerPoolOptions = {
   leaseMs?: number;
   /** How often an idle worker looks for work without being told (a lost notification costs this). */
   pollMs?: number;
+  /**
+   * Called for every item that ends in this process (SUCCEEDED, or FAILED: refused, or out of
+   * attempts), with the attempts it took and the time its last attempt took; for metrics. Costs
+   * nothing when unset.
+   */
+  onItemDone?: (status: 'SUCCEEDED' | 'FAILED', attempts: number, durationMs: number) => void;
+  /** Called when an item of this process ends its job, with the job's final status and its time from submission. */
+  onJobFinished?: (status: JobStatus, durationMs: number) => void;
 };
 
 /**
- * What a worker does with an item it has claimed: apply it and record its outcome, all in one
- * transaction (src/bank/job-items.ts). Returns the job as the outcome left it, or undefined if the
- * claim was voided meanwhile; throws when the item could not be run now (it is handed back).
+ * What a worker does with a batch of claimed items of one job: apply them and record their
+ * outcomes, all in one transaction (src/bank/job-items.ts). Returns what the batch left, or
+ * undefined if the claims were voided meanwhile; throws when the batch could not be run now, or
+ * when `signal` aborts first (nothing of it is then written).
  */
-export type ItemHandler = (item: JobItemRow, workerId: string) => Promise<JobRow | undefined>;
+export type ItemHandler = (items: readonly JobItemRow[], workerId: string, signal: AbortSignal) => Promise<BatchResult | undefined>;
+
+/** How many unfinished jobs the workers take turns on; jobs past this wait for one of them to finish. */
+const MAX_JOBS_IN_TURN = 100;
+/** Retention's work per statement and per round: small, so that it never holds the database long. */
+const RETENTION_BATCH_ITEMS = 1_000;
+const RETENTION_JOBS_PER_ROUND = 10;
+const RETENTION_EVERY_MS = 60_000;
+const MAX_BACKOFF_MS = 3_600_000;
 
 /**
- * A fixed pool of async workers that take job items from the database, oldest first, and hand each
- * to the item handler. Durable: claims live in the database, and a claim whose worker dies (its
- * process killed) is voided (at the next start on SQLite; when its heartbeat goes stale on
- * PostgreSQL), so another worker runs the item from the start. Idle workers sleep until a job is
- * submitted, here or (by NOTIFY) on another replica, or until their poll.
+ * A fixed pool of async workers that take job items from the database and hand them to the item
+ * handler, a batch (of one job, up to `batchSize` items) at a time, the jobs in turn so that a
+ * long job does not hold back one submitted after it. Durable: claims live in the database, and a
+ * claim whose worker dies (its process killed) is voided (at the next start on SQLite; when its
+ * heartbeat goes stale on PostgreSQL), so another worker runs the item from the start. Idle workers
+ * sleep until a job is submitted, here or (by NOTIFY) on another replica, or until their poll.
  */
 export class WorkerPool {
   readonly workerId = randomUUID();
   #stopping = false;
+  /** Aborted when a stop's time is up: running batches roll back and are handed back. */
+  readonly #abort = new AbortController();
   /** Counts wake-ups, so that a worker woken while it was claiming does not go to sleep. */
   #wakes = 0;
   /** The idle workers' wake-up calls: each idle wait has its own, removed when it ends. */
@@ -47,9 +90,11 @@ export class WorkerPool {
   #timers: NodeJS.Timeout[] = [];
   #unsubscribe: (() => void) | undefined;
   #running = 0;
+  /** Whose turn it is among the unfinished jobs; shared by this process's workers. */
+  #turn = 0;
   /** The last job this process marked RUNNING (QUEUED → RUNNING happens once per job). */
   #jobMarkedRunning: number | undefined;
-  /** The most items this process has run at once; tests check it against the concurrency. */
+  /** The most batches this process has run at once; tests check it against the concurrency. */
   maxRunning = 0;
 
   constructor(
@@ -66,14 +111,9 @@ export class WorkerPool {
     await this.#recover(this.options.ownership === 'exclusive' ? new Date() : new Date(Date.now() - leaseMs));
     if (this.options.ownership === 'shared') {
       // Heartbeat, and void the claims of replicas that stopped heartbeating.
-      const beat = setInterval(() => {
-        void heartbeat(this.db, this.workerId)
-          .then(() => this.#recover(new Date(Date.now() - leaseMs)))
-          .catch(() => undefined);
-      }, leaseMs / 5);
-      beat.unref();
-      this.#timers.push(beat);
+      this.#every(leaseMs / 5, () => heartbeat(this.db, this.workerId).then(() => this.#recover(new Date(Date.now() - leaseMs))));
     }
+    this.#every(Math.min(RETENTION_EVERY_MS, this.options.retentionMs), () => this.deleteExpiredJobs());
     this.#unsubscribe = this.events.onWorkAdded(() => this.#wakeUp());
     this.#workers = Array.from({ length: this.options.concurrency }, () => this.#work());
   }
@@ -91,21 +131,47 @@ export class WorkerPool {
   }
 
   /**
-   * Stops taking items, and waits up to `timeoutMs` for the running ones to finish. Items still
-   * running then are left claimed; the next start (or another replica) runs them again.
+   * Stops taking items, and waits up to `timeoutMs` for the running ones to finish. Batches still
+   * running then are aborted: their transactions roll back and their items are handed back, for
+   * the next start (or another replica) to run once. Resolves when every worker has ended, so the
+   * database can be closed after it.
    */
   async stop(timeoutMs: number): Promise<void> {
     this.requestStop();
     this.#unsubscribe?.();
     let timer: NodeJS.Timeout | undefined;
-    const finished = await Promise.race([
-      Promise.all(this.#workers).then(() => true),
-      new Promise<false>((resolve) => (timer = setTimeout(resolve, timeoutMs, false))),
-    ]);
+    const workers = Promise.all(this.#workers);
+    const finished = await Promise.race([workers.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(resolve, timeoutMs, false)))]);
     clearTimeout(timer);
-    // Heartbeat until the running items are over, so that no other replica takes them back meanwhile.
-    for (const beat of this.#timers) clearInterval(beat);
-    if (finished) await removeWorker(this.db, this.workerId).catch(() => undefined);
+    if (!finished) {
+      this.#abort.abort(new Error(`The queue's workers were stopped: SHUTDOWN_TIMEOUT_MS (${timeoutMs} ms) passed.`));
+      await workers;
+    }
+    // Heartbeats went on until now, so that no other replica took the running items back meanwhile.
+    for (const timer of this.#timers) clearInterval(timer);
+    await removeWorker(this.db, this.workerId).catch(() => undefined);
+  }
+
+  /**
+   * Deletes what finished longer than QUEUE_RETENTION ago, a few jobs at a time in small batches
+   * of items; run every minute (or every QUEUE_RETENTION, if shorter). Returns the jobs deleted.
+   */
+  async deleteExpiredJobs(): Promise<number> {
+    const finishedBefore = new Date(Date.now() - this.options.retentionMs);
+    let deleted = 0;
+    for (;;) {
+      if (this.#stopping) return deleted;
+      const round = await deleteFinishedJobs(this.db, { finishedBefore, batchSize: RETENTION_BATCH_ITEMS, maxJobs: RETENTION_JOBS_PER_ROUND });
+      deleted += round;
+      if (round < RETENTION_JOBS_PER_ROUND) return deleted;
+    }
+  }
+
+  /** Runs `task` every `ms`, without keeping the process alive; a failure waits for the next round. */
+  #every(ms: number, task: () => Promise<unknown>): void {
+    const timer = setInterval(() => void task().catch(() => undefined), ms);
+    timer.unref();
+    this.#timers.push(timer);
   }
 
   async #recover(aliveSince: Date): Promise<void> {
@@ -135,48 +201,103 @@ export class WorkerPool {
   async #work(): Promise<void> {
     while (!this.#stopping) {
       const wakesSeen = this.#wakes;
-      let item: JobItemRow | undefined;
+      let batch: JobItemRow[];
       try {
-        item = await claimNextItem(this.db, this.workerId);
+        batch = await this.#claim();
       } catch {
         // The database is away: look again a little later.
         await this.#idle(1_000, wakesSeen);
         continue;
       }
-      if (!item) {
+      if (batch.length === 0) {
         await this.#idle(this.options.pollMs ?? 1_000, wakesSeen);
         continue;
       }
       this.#running += 1;
       this.maxRunning = Math.max(this.maxRunning, this.#running);
       try {
-        await this.#run(item);
+        await this.#run(batch);
       } finally {
         this.#running -= 1;
       }
       // better-sqlite3 answers synchronously, so claim → apply → claim is a chain of resolved
-      // promises that would never let the event loop serve a request: yield after every item.
+      // promises that would never let the event loop serve a request: yield after every batch.
       await setImmediate();
     }
   }
 
-  async #run(item: JobItemRow): Promise<void> {
+  /**
+   * A batch of the next job in turn that has items to run: each claim moves the turn on, so two
+   * jobs pending at once both progress, whatever their sizes and whichever came first.
+   */
+  async #claim(): Promise<JobItemRow[]> {
+    const jobs = await findActiveJobIds(this.db, MAX_JOBS_IN_TURN);
+    for (let tried = 0; tried < jobs.length && !this.#stopping; tried += 1) {
+      const jobId = jobs[this.#turn++ % jobs.length]!;
+      const batch = await claimItemsOfJob(this.db, this.workerId, jobId, this.options.batchSize);
+      if (batch.length > 0) return batch;
+    }
+    return [];
+  }
+
+  async #run(batch: readonly JobItemRow[]): Promise<void> {
+    const signal = this.#abort.signal;
+    const startedAt = performance.now();
+    const jobId = batch[0]!.job_id;
     try {
-      // Items are claimed in id order, so one job's items come in a row: mark a job RUNNING once
-      // per run of its items, not with a no-op UPDATE of its busy row for every item.
-      if (this.#jobMarkedRunning !== item.job_id) {
-        await markJobRunning(this.db, item.job_id);
-        this.#jobMarkedRunning = item.job_id;
+      if (this.#jobMarkedRunning !== jobId) {
+        await markJobRunning(this.db, jobId);
+        this.#jobMarkedRunning = jobId;
       }
-      if (this.options.itemWorkMs > 0) await sleep(this.options.itemWorkMs);
-      const job = await this.handle(item, this.workerId);
-      if (job) this.events.publishJobChanged(item.job_id);
+      if (this.options.itemWorkMs > 0) await sleep(this.options.itemWorkMs * batch.length, undefined, { signal });
+      const result = await this.handle(batch, this.workerId, signal);
+      if (result) this.#finished(result, startedAt);
     } catch (error) {
-      // A lock not granted in time, the database away or its pool busy: the item is not lost, only
-      // not run yet. Give it back; if even that fails, the claim is voided by recovery later.
-      await releaseItem(this.db, item.id, this.workerId).catch(() => undefined);
-      if (!(error instanceof LockTimeoutError) && !isDatabaseUnavailable(error) && !isDatabaseBusy(error)) console.error(`Job item ${item.id} failed unexpectedly:`, error);
-      await sleep(250);
+      const ids = batch.map((item) => item.id);
+      if (signal.aborted || isTransient(error)) {
+        // Not run now, and not the items' fault: a forceful stop, a lock not granted in time, the
+        // database away or its pool busy. Hand them back; if even that fails, the claims are
+        // voided by recovery later.
+        await releaseItems(this.db, ids, this.workerId).catch(() => undefined);
+        if (!signal.aborted) await sleep(250, undefined, { signal }).catch(() => undefined);
+      } else if (batch.length > 1) {
+        // The whole batch rolled back: run its items one by one, to apply the good ones and find the one at fault.
+        for (const item of batch) await this.#run([item]);
+      } else {
+        await this.#failAttempt(batch[0]!, error, startedAt);
+      }
     }
   }
+
+  /** An item's application threw unexpectedly: try it again after a backoff, or fail it for good after its last attempt. */
+  async #failAttempt(item: JobItemRow, error: unknown, startedAt: number): Promise<void> {
+    const attempts = item.attempts + 1;
+    this.options.logger.error({ err: error, jobItemId: item.id, jobId: item.job_id, attempt: attempts }, `Job item ${item.id} failed unexpectedly (attempt ${attempts} of ${this.options.maxAttempts})`);
+    try {
+      if (attempts >= this.options.maxAttempts) {
+        const message = `The item's transfer failed unexpectedly ${attempts} times; it will not be tried again.`;
+        const exhausted = await exhaustItem(this.db, item, this.workerId, message);
+        if (exhausted) this.#finished({ job: exhausted.job, completed: [exhausted] }, startedAt);
+        return;
+      }
+      const delayMs = Math.min(MAX_BACKOFF_MS, this.options.retryBaseMs * 2 ** (attempts - 1));
+      await releaseItems(this.db, [item.id], this.workerId, { runAfter: new Date(Date.now() + delayMs) });
+      // Wake a worker when the backoff is over, rather than at the next poll.
+      setTimeout(() => this.#wakeUp(), delayMs).unref();
+    } catch {
+      // The database is away: recovery hands the item back later; this attempt is not counted.
+    }
+  }
+
+  #finished({ job, completed }: BatchResult, startedAt: number): void {
+    this.events.publishJobChanged(job.id);
+    const { onItemDone, onJobFinished } = this.options;
+    if (onItemDone) {
+      const durationMs = performance.now() - startedAt;
+      for (const { item, outcome } of completed) onItemDone('error' in outcome ? 'FAILED' : 'SUCCEEDED', item.attempts + 1, durationMs);
+    }
+    if (onJobFinished && job.finished_at !== null) onJobFinished(job.status, Date.parse(job.finished_at) - Date.parse(job.created_at));
+  }
 }
+
+const isTransient = (error: unknown) => error instanceof LockTimeoutError || isDatabaseUnavailable(error) || isDatabaseBusy(error);

@@ -21,7 +21,10 @@ const JobStatus = builder.enumType('JobStatus', {
     QUEUED: { description: 'Stored; no item has started yet.' },
     RUNNING: { description: 'At least one item has started.' },
     SUCCEEDED: { description: 'Every item is done (some may have failed: see `failed`).' },
-    FAILED: { description: 'Stopped for good by a fault, not by an item failing. Reserved: no fault of this version stops a job.' },
+    FAILED: {
+      description:
+        'Every item is done or cancelled, and at least one failed ATTEMPTS_EXHAUSTED: its transfer threw unexpectedly on each of its QUEUE_MAX_ATTEMPTS attempts. Items refused as the transfer mutation would refuse them (INSUFFICIENT_FUNDS, NOT_FOUND) do not make a job FAILED. Wins over CANCELLED.',
+    },
     CANCELLED: { description: 'cancelJob stopped the items not yet started; the ones running then have finished.' },
   } as const,
 });
@@ -29,10 +32,10 @@ const JobStatus = builder.enumType('JobStatus', {
 const JobItemStatus = builder.enumType('JobItemStatus', {
   description: 'Where one item of a job stands.',
   values: {
-    PENDING: { description: 'Waiting for a worker.' },
+    PENDING: { description: 'Waiting for a worker; after an unexpected failure, waiting out its backoff before the next attempt.' },
     RUNNING: { description: 'A worker is applying it.' },
     SUCCEEDED: { description: 'Its transfer was made: see `transfer`.' },
-    FAILED: { description: 'Its transfer was refused (insufficient funds, unknown account): see `error`.' },
+    FAILED: { description: 'Its transfer was refused (insufficient funds, unknown account), or threw unexpectedly on every attempt (ATTEMPTS_EXHAUSTED): see `error`.' },
     CANCELLED: { description: 'cancelJob stopped it before it started.' },
   } as const,
 });
@@ -58,7 +61,9 @@ builder.objectType('TransferRequest', {
 builder.objectType('JobItemError', {
   description: 'Why an item failed.',
   fields: (t) => ({
-    code: t.exposeString('code', { description: 'INSUFFICIENT_FUNDS or NOT_FOUND, as the transfer mutation would have answered.' }),
+    code: t.exposeString('code', {
+      description: 'INSUFFICIENT_FUNDS or NOT_FOUND, as the transfer mutation would have answered; or ATTEMPTS_EXHAUSTED: the transfer threw unexpectedly on each of its QUEUE_MAX_ATTEMPTS attempts.',
+    }),
     message: t.exposeString('message', { description: 'A sentence for people.' }),
   }),
 });
@@ -68,6 +73,9 @@ builder.objectType('JobItem', {
   fields: (t) => ({
     index: t.exposeInt('index', { description: 'Its position in the submitted list, from 0.' }),
     status: t.field({ type: JobItemStatus, description: 'Where it stands.', resolve: (item) => item.status }),
+    attempts: t.exposeInt('attempts', {
+      description: 'How many times applying it threw unexpectedly (each time rolled back and retried after a doubling backoff); 0 for an item that ran once, whatever its outcome.',
+    }),
     input: t.field({
       type: 'TransferRequest',
       description: 'The transfer as submitted.',
