@@ -1,80 +1,16 @@
-// One load run with autocannon, in this process (pinned to the load-generator core). Warm-up and
-// measurement are one continuous run, so the measured window sees warm connections and a warm
-// server; only responses that arrive inside the window count towards throughput and latency.
+// One load run with autocannon, in this process (pinned to the load-generator core): the fallback
+// when wrk is missing, and the generator of runs that need every latency or an exact number of
+// requests (see loadgen.ts). Warm-up and measurement are one continuous run, so the measured window
+// sees warm connections and a warm server; only responses that arrive inside the window count.
 import { performance } from 'node:perf_hooks';
 import autocannon, { type RequestParams } from 'autocannon';
 import { GRAPHQL_PATH, JSON_HEADERS } from './graphql.js';
+import { classifyBody, type LoadOptions, type LoadResult, type Verdict } from './loadgen.js';
 import { percentileOfSorted } from './stats.js';
-
-/** ok: the expected data; business: an error the scenario accepts as an outcome (INSUFFICIENT_FUNDS). */
-export type Verdict = 'ok' | 'business' | 'error';
-
-export type LoadOptions = {
-  baseUrl: string;
-  connections: number;
-  warmupS: number;
-  measureS: number;
-  /** Seconds before a request counts as a timeout. */
-  timeoutS: number;
-  /** The request body; called again for every request when `varies` is set. */
-  body: () => string;
-  varies: boolean;
-  classify: (body: string) => Verdict;
-  /**
-   * Send exactly this many requests, then stop once each connection has its last answer: no request
-   * is cut off mid-flight, so the server's state can be compared with the responses counted.
-   */
-  amount?: number;
-  /** Called when the measured window opens and when it closes (or the run ends inside it). */
-  onWindowStart?: () => void;
-  onWindowEnd?: () => void;
-};
-
-export type LoadResult = {
-  /** Successful (2xx, non-error) responses per second in the measured window. */
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  /** Responses inside the measured window. */
-  measured: number;
-  /**
-   * The slowest first response of a connection. It includes the TCP handshake, which under a burst
-   * of new connections can wait for SYN retransmits (1 s, 3 s) when the listen queue overflows; it
-   * is left out of p50/p99, which describe requests on established connections.
-   */
-  firstResponseMaxMs: number;
-  /** Over the whole run, warm-up included: */
-  ok: number;
-  business: number;
-  graphqlErrors: number;
-  non2xx: number;
-  /** Connection errors and timeouts, as autocannon counts them. */
-  transportErrors: number;
-  timeouts: number;
-  /** A few bodies of failed responses, for the report. */
-  errorSamples: string[];
-  /** The latencies behind p50/p99, ascending: lets two concurrent runs (one per replica) be merged. */
-  latenciesMs: number[];
-  /** Only for a burst (see burst.ts). */
-  burst?: BurstFigures;
-};
-
-export type BurstFigures = {
-  requests: number;
-  /** Answered with the expected data. */
-  answered: number;
-  /** From the first request sent to the last one sent. */
-  sendMs: number;
-  /** The most requests sent and not yet answered at one time. */
-  peakInFlight: number;
-  /** The most answers whose `delayMs` waits overlapped: an estimate of the waits the server held at once. */
-  peakConcurrentWaits: number;
-  maxMs: number;
-};
 
 type ConnectionWindow = { first: number; last: number; count: number };
 
-export function runLoad(options: LoadOptions): Promise<LoadResult> {
+export function runAutocannon(options: LoadOptions): Promise<LoadResult> {
   const counts = { ok: 0, business: 0, graphqlErrors: 0, non2xx: 0 };
   const errorSamples: string[] = [];
   // onResponse sees the body, the instance's 'response' event that follows it synchronously sees
@@ -84,7 +20,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
 
   const onResponse = (status: number, body: string) => {
     lastStatusOk = status >= 200 && status < 300;
-    lastVerdict = lastStatusOk ? options.classify(body) : 'error';
+    lastVerdict = lastStatusOk ? classifyBody(body, options.businessErrors) : 'error';
     if (!lastStatusOk) counts.non2xx += 1;
     else if (lastVerdict === 'ok') counts.ok += 1;
     else if (lastVerdict === 'business') counts.business += 1;
@@ -95,7 +31,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
   const request = {
     method: 'POST',
     path: GRAPHQL_PATH,
-    headers: JSON_HEADERS,
+    headers: { ...JSON_HEADERS, ...options.headers },
     body: options.body(),
     onResponse,
     ...(options.varies ? { setupRequest: (params: RequestParams) => ({ ...params, body: options.body() }) } : {}),
@@ -138,6 +74,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
           timeouts: result.timeouts,
           errorSamples,
           latenciesMs: latencies,
+          generator: 'autocannon',
         });
       },
     );
