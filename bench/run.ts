@@ -9,7 +9,7 @@ import { parseArgs, type Settings } from './args.js';
 import { buildServers } from './build.js';
 import { runBurst } from './burst.js';
 import { postBody, type GraphQLResponse } from './graphql.js';
-import { chooseGenerator, runLoad, type Generator, type LoadResult } from './loadgen.js';
+import { chooseGenerator, runLoad, wrkCanRun, type Generator, type LoadResult } from './loadgen.js';
 import { describeMachine, readListenOverflows } from './machine.js';
 import { dropLeftoverDatabasesSync } from './pgdb.js';
 import { POSTGRES_SCENARIOS, runPostgresMode } from './postgres.js';
@@ -207,8 +207,8 @@ function problemWithHeaders(scenario: Scenario, headers: Headers): string | null
  * one, said loudly when it is a fallback; and the runs that stay with autocannon whatever it is.
  */
 function describeGenerator(generator: Generator, settings: Settings, selected: readonly Scenario[]): string {
-  const fixedAmount = selected.filter((s) => s.amount).map((s) => s.name);
-  const exceptions = generator === 'wrk' && fixedAmount.length > 0 ? `; ${fixedAmount.join(', ')}: autocannon, which can send a fixed number of requests and stop at the last answer` : '';
+  const withAutocannon = selected.filter((s) => !s.burst && !wrkCanRun({ amount: s.amount?.(1), connections: s.connections })).map((s) => s.name);
+  const exceptions = generator === 'wrk' && withAutocannon.length > 0 ? `; ${withAutocannon.join(', ')}: autocannon (a fixed number of requests, or more connections than wrk opens at once without overflowing the listen queue)` : '';
   if (generator === 'wrk') return `wrk, one thread, a process of its own pinned with taskset${exceptions}`;
   return settings.loadgen === 'autocannon'
     ? 'autocannon, this process, as asked by --loadgen'
