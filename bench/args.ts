@@ -1,4 +1,5 @@
 // The command line: which scenarios, how many rounds, how long. Defaults fit the 12-minute budget.
+import type { Generator } from './loadgen.js';
 
 /** default: the comparison on SQLite; postgres: ours on PostgreSQL, 1 and 2 replicas; queue: queue throughput. */
 export type Mode = 'default' | 'postgres' | 'queue';
@@ -6,6 +7,8 @@ export const MODES: readonly Mode[] = ['default', 'postgres', 'queue'];
 
 export type Settings = {
   mode: Mode;
+  /** --loadgen: the load generator asked for; undefined: wrk when installed (see loadgen.ts). */
+  loadgen: Generator | undefined;
   only: string[] | undefined;
   rounds: number;
   /** Seconds measured per run, after the warm-up. */
@@ -19,12 +22,12 @@ export type Settings = {
   concurrency: number[];
 };
 
-const USAGE = `npm run bench -- [--mode default|postgres|queue] [--only NAME[,NAME...]] [--rounds N] [--duration SECONDS] [--warmup SECONDS] [--profile] [--items N] [--concurrency N[,N...]]` +
+const USAGE = `npm run bench -- [--mode default|postgres|queue] [--only NAME[,NAME...]] [--rounds N] [--duration SECONDS] [--warmup SECONDS] [--profile] [--loadgen wrk|autocannon] [--items N] [--concurrency N[,N...]]` +
   ` (--only queue is --mode queue)`;
 
 /** `scenarioNames`: the scenarios `--only` may name, per mode. */
 export function parseArgs(argv: readonly string[], scenarioNames: Readonly<Record<Mode, readonly string[]>>): Settings {
-  const settings: Settings = { mode: 'default', only: undefined, rounds: 3, durationS: 10, warmupS: 2, profile: false, items: 10_000, concurrency: [1, 4, 16] };
+  const settings: Settings = { mode: 'default', loadgen: undefined, only: undefined, rounds: 3, durationS: 10, warmupS: 2, profile: false, items: 10_000, concurrency: [1, 4, 16] };
   let explicitRounds = false;
   for (let index = 0; index < argv.length; index += 1) {
     const flag = argv[index];
@@ -49,6 +52,11 @@ export function parseArgs(argv: readonly string[], scenarioNames: Readonly<Recor
         settings.mode = value as Mode;
         break;
       }
+      case '--loadgen':
+        if (value !== 'wrk' && value !== 'autocannon') throw new Error(`--loadgen needs wrk or autocannon. Usage: ${USAGE}`);
+        index += 1;
+        settings.loadgen = value;
+        break;
       case '--items': {
         const items = Math.round(number());
         if (items > 10_000) throw new Error(`--items: a job holds at most 10000 items`);

@@ -1,7 +1,7 @@
 // hello10k: `count` requests sent at once, each on a connection of its own (node:http, no agent),
 // every answer awaited and checked. It shows what holding that many waits costs the server (its
-// peak RSS above all) and that none is lost; its req/s says little. autocannon is not used: it would
-// keep each connection sending, and its figures are per connection, not per request.
+// peak RSS above all) and that none is lost; its req/s says little. Neither wrk nor autocannon is
+// used: both keep each connection sending, and report per connection, not per request.
 import { request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -125,6 +125,7 @@ function summarize(answers: readonly Answer[], options: BurstOptions, sending: {
     errorSamples,
     latenciesMs: latencies,
     burst,
+    generator: 'burst',
   };
 }
 

@@ -1,5 +1,5 @@
 // One-off GraphQL requests for the checks around a load run (validation, seeding, invariants);
-// the load itself goes through autocannon.
+// the load itself goes through wrk or autocannon (loadgen.ts).
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -10,16 +10,17 @@ export const JSON_HEADERS = {
 
 export type GraphQLResponse = {
   status: number;
+  headers: Headers;
   text: string;
   data?: Record<string, unknown> | null;
   errors?: { message: string; extensions?: { code?: string } }[];
 };
 
-/** POSTs a ready-made JSON body to the server's GraphQL endpoint. */
-export async function postBody(baseUrl: string, body: string): Promise<GraphQLResponse> {
+/** POSTs a ready-made JSON body to the server's GraphQL endpoint, with `headers` besides JSON_HEADERS. */
+export async function postBody(baseUrl: string, body: string, headers?: Record<string, string>): Promise<GraphQLResponse> {
   const response = await fetch(`${baseUrl}${GRAPHQL_PATH}`, {
     method: 'POST',
-    headers: JSON_HEADERS,
+    headers: { ...JSON_HEADERS, ...headers },
     body,
     signal: AbortSignal.timeout(15_000),
   });
@@ -30,7 +31,7 @@ export async function postBody(baseUrl: string, body: string): Promise<GraphQLRe
   } catch {
     // Not JSON: the caller reports `text`.
   }
-  return { status: response.status, text, data: parsed.data, errors: parsed.errors };
+  return { status: response.status, headers: response.headers, text, data: parsed.data, errors: parsed.errors };
 }
 
 export const requestBody = (query: string, variables?: Record<string, unknown>): string =>

@@ -1,10 +1,11 @@
-// One load run with autocannon, in this process (pinned to the load-generator core). Warm-up and
-// measurement are one continuous run, so the measured window sees warm connections and a warm
-// server; only responses that arrive inside the window count towards throughput and latency.
-import { performance } from 'node:perf_hooks';
-import autocannon, { type RequestParams } from 'autocannon';
-import { GRAPHQL_PATH, JSON_HEADERS } from './graphql.js';
-import { percentileOfSorted } from './stats.js';
+// One load run: with wrk (wrk-load.ts) when it is installed, pinned to the load-generator core; else
+// with autocannon (autocannon-load.ts) in this process, which on one core caps a fast server (bare
+// node:http, Mercurius-jit) at about half of what wrk sends, so the fallback is announced.
+import { execFileSync } from 'node:child_process';
+import { runAutocannon } from './autocannon-load.js';
+import { runWrk } from './wrk-load.js';
+
+export type Generator = 'wrk' | 'autocannon';
 
 /** ok: the expected data; business: an error the scenario accepts as an outcome (INSUFFICIENT_FUNDS). */
 export type Verdict = 'ok' | 'business' | 'error';
@@ -16,10 +17,15 @@ export type LoadOptions = {
   measureS: number;
   /** Seconds before a request counts as a timeout. */
   timeoutS: number;
+  /** Headers besides JSON_HEADERS (a browser's, for one scenario). */
+  headers?: Record<string, string>;
   /** The request body; called again for every request when `varies` is set. */
   body: () => string;
   varies: boolean;
-  classify: (body: string) => Verdict;
+  /** Whether `body` must never repeat (wrk sends bodies made beforehand: it needs enough of them). */
+  unique?: boolean;
+  /** Whether INSUFFICIENT_FUNDS is an accepted outcome rather than an error (see classifyBody). */
+  businessErrors?: boolean;
   /**
    * Send exactly this many requests, then stop once each connection has its last answer: no request
    * is cut off mid-flight, so the server's state can be compared with the responses counted.
@@ -48,13 +54,15 @@ export type LoadResult = {
   business: number;
   graphqlErrors: number;
   non2xx: number;
-  /** Connection errors and timeouts, as autocannon counts them. */
+  /** Connection errors and timeouts, as the load generator counts them. */
   transportErrors: number;
   timeouts: number;
   /** A few bodies of failed responses, for the report. */
   errorSamples: string[];
-  /** The latencies behind p50/p99, ascending: lets two concurrent runs (one per replica) be merged. */
+  /** The latencies behind p50/p99, ascending: lets two concurrent runs (one per replica) be merged (autocannon only). */
   latenciesMs: number[];
+  /** Which program loaded the server; `burst` is burst.ts. */
+  generator: Generator | 'burst';
   /** Only for a burst (see burst.ts). */
   burst?: BurstFigures;
 };
@@ -72,136 +80,45 @@ export type BurstFigures = {
   maxMs: number;
 };
 
-type ConnectionWindow = { first: number; last: number; count: number };
 
-export function runLoad(options: LoadOptions): Promise<LoadResult> {
-  const counts = { ok: 0, business: 0, graphqlErrors: 0, non2xx: 0 };
-  const errorSamples: string[] = [];
-  // onResponse sees the body, the instance's 'response' event that follows it synchronously sees
-  // the connection and latency: this carries the verdict from the one to the other.
-  let lastVerdict: Verdict = 'error';
-  let lastStatusOk = false;
-
-  const onResponse = (status: number, body: string) => {
-    lastStatusOk = status >= 200 && status < 300;
-    lastVerdict = lastStatusOk ? options.classify(body) : 'error';
-    if (!lastStatusOk) counts.non2xx += 1;
-    else if (lastVerdict === 'ok') counts.ok += 1;
-    else if (lastVerdict === 'business') counts.business += 1;
-    else counts.graphqlErrors += 1;
-    if (lastVerdict === 'error' && errorSamples.length < 3) errorSamples.push(`${status} ${body.slice(0, 300)}`);
-  };
-
-  const request = {
-    method: 'POST',
-    path: GRAPHQL_PATH,
-    headers: JSON_HEADERS,
-    body: options.body(),
-    onResponse,
-    ...(options.varies ? { setupRequest: (params: RequestParams) => ({ ...params, body: options.body() }) } : {}),
-  };
-
-  const start = performance.now();
-  const windowStart = start + options.warmupS * 1000;
-  const windowEnd = windowStart + options.measureS * 1000;
-  const perConnection = new Map<object, ConnectionWindow>();
-  const latencies: number[] = [];
-  const answered = new WeakSet<object>();
-  let firstResponseMaxMs = 0;
-  let measuredGood = 0;
-  let measuredAll = 0;
-
-  return new Promise<LoadResult>((resolve, reject) => {
-    const instance = autocannon(
-      {
-        url: `${options.baseUrl}${GRAPHQL_PATH}`,
-        connections: options.connections,
-        duration: options.warmupS + options.measureS,
-        timeout: options.timeoutS,
-        pipelining: 1,
-        requests: [request],
-        ...(options.amount ? { amount: options.amount } : {}),
-      },
-      (error, result) => {
-        clearTimeout(safety);
-        announcer.finish();
-        if (error) return reject(error);
-        latencies.sort((a, b) => a - b);
-        resolve({
-          rps: throughput(perConnection) * (measuredAll > 0 ? measuredGood / measuredAll : 0),
-          p50Ms: percentileOfSorted(latencies, 50),
-          p99Ms: percentileOfSorted(latencies, 99),
-          measured: measuredAll,
-          firstResponseMaxMs,
-          ...counts,
-          transportErrors: result.errors,
-          timeouts: result.timeouts,
-          errorSamples,
-          latenciesMs: latencies,
-        });
-      },
-    );
-    // An `amount` run ends when its requests are answered; should the server stall, end it anyway.
-    const safety = setTimeout(() => instance.stop(), (options.warmupS + options.measureS) * 3000 + 10_000);
-    const announcer = announceWindow(windowStart, windowEnd, options);
-
-    instance.on('response', (client: object, _status: number, _bytes: number, responseTimeMs: number) => {
-      const now = performance.now();
-      const first = !answered.has(client);
-      if (first) {
-        answered.add(client);
-        firstResponseMaxMs = Math.max(firstResponseMaxMs, responseTimeMs);
-      }
-      if (now < windowStart || now > windowEnd) return;
-      if (!first) latencies.push(responseTimeMs);
-      if (lastStatusOk && lastVerdict !== 'error') measuredGood += 1;
-      measuredAll += 1;
-      const window = perConnection.get(client);
-      if (window) {
-        window.last = now;
-        window.count += 1;
-      } else {
-        perConnection.set(client, { first: now, last: now, count: 1 });
-      }
-    });
-  });
-}
-
-/**
- * Requests per second as the sum over connections of (answers - 1) / (time from first to last
- * answer) inside the window. With a closed loop of slow requests (1,000 connections each waiting
- * 1 s) answers come in waves, and a plain count over a fixed window would be off by up to a whole
- * wave (±10% over 10 s) depending on where the window edges fall; each connection's own rate is not.
- * With fast requests it equals the plain count.
- */
-function throughput(perConnection: Map<object, ConnectionWindow>): number {
-  let rps = 0;
-  for (const { first, last, count } of perConnection.values()) {
-    if (count >= 2 && last > first) rps += ((count - 1) * 1000) / (last - first);
+/** wrk when it is on the PATH, unless `preferred` says otherwise (--loadgen). */
+export function chooseGenerator(preferred: Generator | undefined): Generator {
+  if (preferred) return preferred;
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+    return 'wrk';
+  } catch (error) {
+    // wrk --version prints its version and exits 1; only a missing program is ENOENT.
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'autocannon' : 'wrk';
   }
-  return rps;
 }
 
 /**
- * Calls onWindowStart and onWindowEnd when the window opens and closes. A run that ends early (an
- * `amount` run, an error) closes an open window then; one that ended before it opened opens none.
+ * Connections above which wrk is not used: it opens them all at once and again for the measured run,
+ * and past node's listen backlog (511) the dropped SYNs come back 1 s, 3 s later, inside the window.
+ * autocannon keeps one set of connections through warm-up and window; at 1,000 slow requests a
+ * second it is not what limits the server.
  */
-function announceWindow(opensAt: number, closesAt: number, { onWindowStart, onWindowEnd }: LoadOptions): { finish(): void } {
-  let state: 'before' | 'open' | 'closed' = 'before';
-  const open = setTimeout(() => {
-    state = 'open';
-    onWindowStart?.();
-  }, opensAt - performance.now());
-  const close = () => {
-    if (state === 'open') onWindowEnd?.();
-    state = 'closed';
-  };
-  const closing = setTimeout(close, closesAt - performance.now());
-  return {
-    finish: () => {
-      clearTimeout(open);
-      clearTimeout(closing);
-      close();
-    },
-  };
+const WRK_MAX_CONNECTIONS = 500;
+
+/** Whether wrk can run this load; see runLoad. */
+export const wrkCanRun = (load: Pick<LoadOptions, 'amount' | 'connections'>): boolean =>
+  load.amount === undefined && load.connections <= WRK_MAX_CONNECTIONS;
+
+/**
+ * Runs the load with `generator`, except where wrk cannot (wrkCanRun): a run of a fixed number of
+ * requests (`amount`) stays with autocannon, since wrk cannot stop once every connection has its
+ * last answer and a request cut off in flight may still have been applied; and so does a run of
+ * more connections than WRK_MAX_CONNECTIONS.
+ */
+export const runLoad = (generator: Generator, options: LoadOptions): Promise<LoadResult> =>
+  generator === 'wrk' && wrkCanRun(options) ? runWrk(options) : runAutocannon(options);
+
+/**
+ * ok: the expected data; business: INSUFFICIENT_FUNDS where the scenario accepts it. Cheap string
+ * tests, since it runs for every response on the load core; wrk/load.lua does the same in Lua.
+ */
+export function classifyBody(body: string, businessErrors = false): Verdict {
+  if (!body.includes('"errors"')) return body.startsWith('{"data"') ? 'ok' : 'error';
+  return businessErrors && body.includes('INSUFFICIENT_FUNDS') ? 'business' : 'error';
 }

@@ -1,41 +1,25 @@
 // PostgreSQL databases for the postgres and queue modes: a fresh `bench_<random>` database per run,
 // created through the admin database and always dropped, even when the bench is interrupted.
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-
-/** Where CREATE/DROP DATABASE are sent; BENCH_PG_URL overrides (any database of the server). */
+import { createPostgresDatabase, DEFAULT_POSTGRES_URL, withClient, type PostgresDatabase } from '../test/helpers/postgres-database.js';
 import { tail, type ServerProcess } from './processes.js';
 
-export const PG_ADMIN_URL = process.env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
+/** Where CREATE/DROP DATABASE are sent; BENCH_PG_URL overrides (any database of the server). */
+export const PG_ADMIN_URL = process.env.BENCH_PG_URL || DEFAULT_POSTGRES_URL;
 
-export type BenchDatabase = { name: string; url: string; drop(): Promise<void> };
+export type BenchDatabase = PostgresDatabase;
 
 const undropped = new Set<string>();
 
-async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
+/** A fresh `bench_<random>` database, remembered until dropped so that the exit handler can drop it. */
 export async function createDatabase(): Promise<BenchDatabase> {
-  const name = `bench_${randomBytes(6).toString('hex')}`;
-  await admin((client) => client.query(`CREATE DATABASE ${name}`));
-  undropped.add(name);
-  const url = new URL(PG_ADMIN_URL);
-  url.pathname = `/${name}`;
+  const database = await createPostgresDatabase(PG_ADMIN_URL, 'bench');
+  undropped.add(database.name);
   return {
-    name,
-    url: url.toString(),
+    ...database,
     drop: async () => {
-      // FORCE: a server killed at its grace bound may leave a connection behind for a moment.
-      await admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
-      undropped.delete(name);
+      await database.drop();
+      undropped.delete(database.name);
     },
   };
 }
@@ -56,7 +40,7 @@ export function dropLeftoverDatabasesSync(): void {
 /** Sanity check before a mode starts, with a readable message when PostgreSQL is not there. */
 export async function checkPostgres(): Promise<string> {
   try {
-    return await admin(async (client) => String((await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v));
+    return await withClient(PG_ADMIN_URL, async (client) => String((await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v));
   } catch (error) {
     throw new Error(`PostgreSQL is not reachable at ${PG_ADMIN_URL} (set BENCH_PG_URL): ${(error as Error).message}`);
   }

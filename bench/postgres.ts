@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Settings } from './args.js';
 import { postBody } from './graphql.js';
-import { runLoad, type LoadResult } from './loadgen.js';
+import { runAutocannon } from './autocannon-load.js';
+import type { LoadResult } from './loadgen.js';
 import { checkPostgres, createDatabase, describeFailure, endRun, PG_ADMIN_URL, type BenchDatabase } from './pgdb.js';
 import { LOADGEN_CORE, SERVER_CORE, type ServerProcess } from './processes.js';
 import { finishReport } from './report.js';
-import { classifier, scenarios, type Check, type Scenario } from './scenarios.js';
+import { scenarios, type Check, type Scenario } from './scenarios.js';
 import { median, percentileOfSorted } from './stats.js';
 import { startOurs, type TargetContext } from './targets.js';
 
@@ -104,7 +105,7 @@ async function runOne(scenario: Scenario, replicas: number, round: number, setti
     const total = scenario.amount?.(settings.warmupS + settings.durationS);
     const loads = await Promise.all(
       servers.map((server, index) =>
-        runLoad({
+        runAutocannon({
           baseUrl: server.url,
           connections: share(scenario.connections, replicas, index),
           warmupS: settings.warmupS,
@@ -112,7 +113,7 @@ async function runOne(scenario: Scenario, replicas: number, round: number, setti
           timeoutS: scenario.timeoutS,
           body: scenario.body,
           varies: scenario.varies,
-          classify: classifier(scenario),
+          businessErrors: scenario.businessErrors,
           amount: total === undefined ? undefined : share(total, replicas, index),
         }),
       ),
@@ -143,6 +144,7 @@ async function runOne(scenario: Scenario, replicas: number, round: number, setti
 const share = (total: number, parts: number, index: number) => Math.floor(total / parts) + (index < total % parts ? 1 : 0);
 
 function combine(loads: readonly LoadResult[]): LoadResult {
+  // Merged from every latency of both runs: what autocannon keeps and wrk does not, hence autocannon here.
   const latencies = loads.flatMap((l) => l.latenciesMs).sort((a, b) => a - b);
   const sum = (pick: (l: LoadResult) => number) => loads.reduce((total, l) => total + pick(l), 0);
   return {
@@ -159,6 +161,7 @@ function combine(loads: readonly LoadResult[]): LoadResult {
     timeouts: sum((l) => l.timeouts),
     errorSamples: loads.flatMap((l) => l.errorSamples).slice(0, 3),
     latenciesMs: latencies,
+    generator: 'autocannon',
   };
 }
 

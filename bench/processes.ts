@@ -5,6 +5,8 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { memoryOf } from '../test/helpers/probe.js';
+import { waitFor } from '../test/helpers/wait-for.js';
 import type { ProbeReport, ProbeRequest } from './servers/window-probe.js';
 
 /** The server runs on this core; the load generator (this process) on LOADGEN_CORE. */
@@ -120,7 +122,7 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
   }
   const exitedHow = () =>
     child.exitCode !== null ? `exit code ${child.exitCode}` : child.signalCode !== null ? `signal ${child.signalCode}` : undefined;
-  return { name: options.name, pid, url, logFile: options.logFile, peakRssMb: () => readPeakRssMb(pid), exited: exitedHow, stop, ...probeWindow(child) };
+  return { name: options.name, pid, url, logFile: options.logFile, peakRssMb: () => memoryOf(pid).peakRssMb, exited: exitedHow, stop, ...probeWindow(child) };
 }
 
 /** The bench's side of servers/window-probe.ts. A server without a probe reports nothing. */
@@ -150,21 +152,21 @@ function probeWindow(child: ChildProcess): Pick<ServerProcess, 'startWindow' | '
 }
 
 async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  const healthy = async () => {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`exited with ${child.exitCode ?? child.signalCode} before answering /health`);
     }
     try {
       const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
       await response.arrayBuffer();
-      if (response.status === 200) return;
+      return response.status === 200;
     } catch {
-      // Not listening yet.
+      return false; // not listening yet
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`no 200 from ${url}/health within ${timeoutMs} ms`);
+  };
+  await waitFor(healthy, timeoutMs).catch((error: Error) => {
+    throw child.exitCode !== null || child.signalCode !== null ? error : new Error(`no 200 from ${url}/health within ${timeoutMs} ms`);
+  });
 }
 
 /** Guards the memory figure: it must be node's own process, on the server core, not a wrapper. */
@@ -173,12 +175,6 @@ function assertIsPinnedNode(pid: number): void {
   if (argv0 !== process.execPath) throw new Error(`PID ${pid} runs ${argv0}, not ${process.execPath}`);
   const cpus = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
   if (cpus !== String(SERVER_CORE)) throw new Error(`PID ${pid} may run on CPUs ${cpus}, not only ${SERVER_CORE}`);
-}
-
-function readPeakRssMb(pid: number): number {
-  const kb = /^VmHWM:\s*(\d+)\s*kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  if (kb === undefined) throw new Error(`no VmHWM in /proc/${pid}/status`);
-  return Number(kb) / 1024;
 }
 
 export function tail(file: string, lines = 20): string {

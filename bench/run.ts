@@ -9,7 +9,7 @@ import { parseArgs, type Settings } from './args.js';
 import { buildServers } from './build.js';
 import { runBurst } from './burst.js';
 import { postBody, type GraphQLResponse } from './graphql.js';
-import { runLoad, type LoadResult } from './loadgen.js';
+import { chooseGenerator, runLoad, wrkCanRun, type Generator, type LoadResult } from './loadgen.js';
 import { describeMachine, readListenOverflows } from './machine.js';
 import { dropLeftoverDatabasesSync } from './pgdb.js';
 import { POSTGRES_SCENARIOS, runPostgresMode } from './postgres.js';
@@ -18,7 +18,7 @@ import {
   ensureOpenFilesLimit, killAllServers, LOADGEN_CORE, pinSelfToLoadgenCore, SERVER_CORE, tail, type ServerProcess, type WindowFigures,
 } from './processes.js';
 import { barsPass, evaluateBars, renderBars, renderDetails, renderTable, summarize, type RunRecord } from './report.js';
-import { classifier, scenarios, type Scenario } from './scenarios.js';
+import { scenarios, type Scenario } from './scenarios.js';
 import { SERVER_LABELS, startTarget, type ServerKind, type TargetContext } from './targets.js';
 import { prepareTemplateDb, TEMPLATE_TRANSFER_ACCOUNTS, TEMPLATE_TRANSFERS } from './template-db.js';
 
@@ -54,10 +54,11 @@ async function main(): Promise<number> {
     const mode = { machine, command, resultsDir, context: { builds, workDir }, oursNote: oursDir === repoDir ? '' : ` (our server from BENCH_OURS_DIR=${oursDir})` };
     return settings.mode === 'postgres' ? runPostgresMode(settings, mode) : runQueueMode(settings, mode);
   }
+  const generator = chooseGenerator(settings.loadgen);
   const header = [
     `Machine: ${machine}`,
     `Command: ${command}${oursDir === repoDir ? '' : ` (our server from BENCH_OURS_DIR=${oursDir})`}`,
-    `Servers pinned to core ${SERVER_CORE} (taskset), load generator (autocannon, this process) to core ${LOADGEN_CORE}; ` +
+    `Servers pinned to core ${SERVER_CORE} (taskset), load generator (${describeGenerator(generator, settings, selected)}) to core ${LOADGEN_CORE}; ` +
       `${settings.rounds} round(s), servers alternating; warm-up ${settings.warmupS} s${warmupOverrides(selected)}, measured ${settings.durationS} s per run; ` +
       `a fresh server process, on a fresh copy of one database, per scenario, server and round.`,
     `Our server compiled (tsc, once) and run with plain node, as npm start runs it; the peers run under tsx. ` +
@@ -73,7 +74,7 @@ async function main(): Promise<number> {
   for (let round = 1; round <= settings.rounds; round += 1) {
     for (const scenario of selected) {
       for (const server of rotate(scenario.servers, round - 1)) {
-        const record = await runOne(scenario, server, round, settings, context);
+        const record = await runOne(scenario, server, round, settings, generator, context);
         records.push(record);
         console.log(progressLine(record));
       }
@@ -119,19 +120,19 @@ async function main(): Promise<number> {
 }
 
 /** One fresh server, validated once, loaded, measured and checked; never throws. */
-async function runOne(scenario: Scenario, kind: ServerKind, round: number, settings: Settings, context: TargetContext): Promise<RunRecord> {
+async function runOne(scenario: Scenario, kind: ServerKind, round: number, settings: Settings, generator: Generator, context: TargetContext): Promise<RunRecord> {
   const record: RunRecord = { scenario: scenario.name, server: kind, round, checks: [], notes: [] };
   let server: ServerProcess | undefined;
   const overflowsBefore = readListenOverflows();
   try {
-    server = await startTarget(kind, context, { tag: `${scenario.name}-${kind}-r${round}`, delayMs: scenario.bareDelayMs });
+    server = await startTarget(kind, context, { tag: `${scenario.name}-${kind}-r${round}`, delayMs: scenario.bareDelayMs, oursEnv: scenario.oursEnv });
 
     // One request first, checked in full: a server that answers with errors must not score throughput.
-    const first = await postBody(server.url, scenario.body());
-    const problem = first.status !== 200 ? `status ${first.status}` : problemWithData(scenario, first);
+    const first = await postBody(server.url, scenario.body(), scenario.headers);
+    const problem = first.status !== 200 ? `status ${first.status}` : (problemWithData(scenario, first) ?? problemWithHeaders(scenario, first.headers));
     if (problem) throw new Error(`validation request failed (${problem}): ${first.text.slice(0, 300)}`);
 
-    const { load, probe } = await measure(scenario, server, settings);
+    const { load, probe } = await measure(scenario, server, settings, generator);
     record.load = load;
     record.probe = probe;
     const gone = server.exited();
@@ -140,7 +141,7 @@ async function runOne(scenario: Scenario, kind: ServerKind, round: number, setti
     const overflows = readListenOverflows() - overflowsBefore;
     if (overflows > 0) {
       // A burst's latencies are all first responses, in p50/p99 already.
-      const slowest = scenario.burst ? '' : `; slowest first response of a connection ${load.firstResponseMaxMs.toFixed(0)} ms (not in p50/p99)`;
+      const slowest = scenario.burst || !Number.isFinite(load.firstResponseMaxMs) ? '' : `; slowest first response of a connection ${load.firstResponseMaxMs.toFixed(0)} ms (not in p50/p99)`;
       record.notes.push(`${overflows} listen-queue overflows${slowest}`);
     }
     if (scenario.verify) record.checks.push(...(await scenario.verify(server.url, load, load.ok + 1)));
@@ -155,7 +156,7 @@ async function runOne(scenario: Scenario, kind: ServerKind, round: number, setti
 }
 
 /** Loads the server as the scenario says, with the server's probe measuring the same window. */
-async function measure(scenario: Scenario, server: ServerProcess, settings: Settings): Promise<{ load: LoadResult; probe?: WindowFigures }> {
+async function measure(scenario: Scenario, server: ServerProcess, settings: Settings, generator: Generator): Promise<{ load: LoadResult; probe?: WindowFigures }> {
   let probe: Promise<WindowFigures | undefined> | undefined;
   const windowHooks = { onWindowStart: () => server.startWindow(), onWindowEnd: () => void (probe = server.endWindow()) };
   if (scenario.burst) {
@@ -174,15 +175,17 @@ async function measure(scenario: Scenario, server: ServerProcess, settings: Sett
     return { load, probe: await probe };
   }
   const warmupS = scenario.warmupS ?? settings.warmupS;
-  const load = await runLoad({
+  const load = await runLoad(generator, {
     baseUrl: server.url,
     connections: scenario.connections,
     warmupS,
     measureS: settings.durationS,
     timeoutS: scenario.timeoutS,
+    headers: scenario.headers,
     body: scenario.body,
     varies: scenario.varies,
-    classify: classifier(scenario),
+    unique: scenario.unique,
+    businessErrors: scenario.businessErrors,
     amount: scenario.amount?.(warmupS + settings.durationS),
     ...windowHooks,
   });
@@ -192,6 +195,25 @@ async function measure(scenario: Scenario, server: ServerProcess, settings: Sett
 /** What is wrong with a 200 response's GraphQL result, or null when it carries the expected data. */
 const problemWithData = (scenario: Scenario, response: Pick<GraphQLResponse, 'data' | 'errors'>): string | null =>
   response.errors ? 'errors in the body' : !response.data ? 'no data' : scenario.expectData(response.data);
+
+/** What is wrong with the response headers a scenario expects (CORS for a browser), or null. */
+function problemWithHeaders(scenario: Scenario, headers: Headers): string | null {
+  const wrong = Object.entries(scenario.expectHeaders ?? {}).find(([name, value]) => headers.get(name) !== value);
+  return wrong ? `${wrong[0]} is ${JSON.stringify(headers.get(wrong[0]))}, expected ${JSON.stringify(wrong[1])}` : null;
+}
+
+/**
+ * The header's account of the load generator: wrk in a process of its own, or autocannon in this
+ * one, said loudly when it is a fallback; and the runs that stay with autocannon whatever it is.
+ */
+function describeGenerator(generator: Generator, settings: Settings, selected: readonly Scenario[]): string {
+  const withAutocannon = selected.filter((s) => !s.burst && !wrkCanRun({ amount: s.amount?.(1), connections: s.connections })).map((s) => s.name);
+  const exceptions = generator === 'wrk' && withAutocannon.length > 0 ? `; ${withAutocannon.join(', ')}: autocannon (a fixed number of requests, or more connections than wrk opens at once without overflowing the listen queue)` : '';
+  if (generator === 'wrk') return `wrk, one thread, a process of its own pinned with taskset${exceptions}`;
+  return settings.loadgen === 'autocannon'
+    ? 'autocannon, this process, as asked by --loadgen'
+    : 'autocannon, this process: WRK IS NOT INSTALLED (apt-get install wrk), and autocannon on one core caps the fastest servers at about half their rate';
+}
 
 function parseResponse(text: string): Pick<GraphQLResponse, 'data' | 'errors'> {
   try {

@@ -1,6 +1,6 @@
 // What is measured: each scenario's request, load, servers, expected answer and invariants.
 import { queryData, requestBody } from './graphql.js';
-import type { LoadResult, Verdict } from './loadgen.js';
+import type { LoadResult } from './loadgen.js';
 import type { ServerKind } from './targets.js';
 
 export type Check = { name: string; pass: boolean; detail: string };
@@ -20,6 +20,14 @@ export type Scenario = {
   body: () => string;
   /** Whether `body` differs from one request to the next. */
   varies: boolean;
+  /** Whether `body` must never repeat (a new text per request). */
+  unique?: boolean;
+  /** Headers besides JSON_HEADERS, with every request. */
+  headers?: Record<string, string>;
+  /** Our server's settings for this scenario (environment variables); the peers ignore them. */
+  oursEnv?: Record<string, string>;
+  /** Response headers the validation request must carry, exactly. */
+  expectHeaders?: Record<string, string>;
   /** Checks the data of one response, sent before timing; returns the problem, or null. */
   expectData: (data: Record<string, unknown>) => string | null;
   /** Whether INSUFFICIENT_FUNDS is an acceptable outcome rather than an error. */
@@ -50,6 +58,29 @@ export const SEED_TOTAL = SEED_ACCOUNTS * 1000;
 const isAccountList = (value: unknown, count: number): value is { id: string; name: string; balance: number }[] =>
   Array.isArray(value) && value.length === count;
 
+/** The web app's origin in helloBrowser, allowed by our server's CORS_ORIGINS. */
+const APP_ORIGIN = 'http://app.example';
+
+/**
+ * What a browser sends with a GraphQL POST from a web app on another origin (Chrome on Linux, a
+ * GraphQL client's Accept, the app's cookies): every request from a web app carries these (issue 13).
+ */
+export const BROWSER_HEADERS: Record<string, string> = {
+  origin: APP_ORIGIN,
+  referer: `${APP_ORIGIN}/accounts`,
+  cookie: 'session=8f14e45fceea167a5a36dedd4bea2543; theme=dark; _ga=GA1.1.1480235627.1732700000',
+  'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+  accept: 'application/graphql-response+json,application/json;q=0.9',
+  'accept-language': 'en-US,en;q=0.9',
+  'accept-encoding': 'gzip, deflate, br, zstd',
+  'sec-ch-ua': '"Google Chrome";v="131", "Chromium";v="131", "Not_A Brand";v="24"',
+  'sec-ch-ua-mobile': '?0',
+  'sec-ch-ua-platform': '"Linux"',
+  'sec-fetch-dest': 'empty',
+  'sec-fetch-mode': 'cors',
+  'sec-fetch-site': 'cross-site',
+};
+
 const helloScenario = (name: string, delayMs: number, connections: number, extra: Partial<Scenario>): Scenario => ({
   name,
   title: `hello(delayMs: ${delayMs}), ${connections} connections`,
@@ -77,6 +108,25 @@ export const scenarios: readonly Scenario[] = [
     burst: 10_000,
     timeoutS: 40,
   }),
+  // Issue 13: each compared, paired by round, with a run of the same request that differs in one
+  // thing only; ours only (see report.ts for the ratios).
+  helloScenario('helloBrowser', 0, 50, {
+    title: 'hello(delayMs: 0) from a browser on an allowed origin (Origin, cookies, browser headers), 50 connections',
+    servers: ['ours'],
+    headers: BROWSER_HEADERS,
+    oursEnv: { CORS_ORIGINS: APP_ORIGIN },
+    expectHeaders: { 'access-control-allow-origin': APP_ORIGIN },
+  }),
+  helloScenario('helloObserved', 0, 50, {
+    title: 'hello(delayMs: 0) with METRICS=true LOG_LEVEL=info, 50 connections',
+    servers: ['ours'],
+    oursEnv: { METRICS: 'true', LOG_LEVEL: 'info' },
+  }),
+  helloScenario('helloUnobserved', 0, 50, {
+    title: 'hello(delayMs: 0) with METRICS=false LOG_LEVEL=silent, 50 connections',
+    servers: ['ours'],
+    oursEnv: { METRICS: 'false', LOG_LEVEL: 'silent' },
+  }),
   // A client that never sends the same text twice (a counter in the query, as naive clients and
   // scanners do): every request is parsed and validated, and ours and Mercurius-jit run it on
   // graphql-js, since graphql-jit compiles only what comes back (issue 11).
@@ -91,6 +141,7 @@ export const scenarios: readonly Scenario[] = [
       return () => requestBody(`{ hello(name: "${next++}", delayMs: 0) }`);
     })(),
     varies: true,
+    unique: true,
     expectData: (data) => (typeof data.hello === 'string' && /^Hello, \d+$/.test(data.hello) ? null : `hello is ${JSON.stringify(data.hello)}`),
   },
   {
@@ -176,11 +227,3 @@ export const scenarios: readonly Scenario[] = [
     },
   },
 ];
-
-/** Classifies a 2xx body: cheap string tests, since it runs for every response on the load core. */
-export function classifier(scenario: Scenario): (body: string) => Verdict {
-  return (body) => {
-    if (!body.includes('"errors"')) return body.startsWith('{"data"') ? 'ok' : 'error';
-    return scenario.businessErrors && body.includes('INSUFFICIENT_FUNDS') ? 'business' : 'error';
-  };
-}

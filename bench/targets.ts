@@ -16,12 +16,18 @@ export const SERVER_LABELS: Record<ServerKind, string> = {
   'mercurius-jit': 'Mercurius + graphql-jit',
 };
 
-/** Our server's settings: the bench runs it with their defaults, whatever the shell exports. */
+/**
+ * Our server's settings (every variable src/config.ts reads, and CORS_ORIGINS, on its way): the
+ * bench runs it with their defaults, whatever the shell exports, except what a scenario sets.
+ */
 export const OUR_CONFIG_VARS = [
-  'PORT', 'HOST', 'DATABASE_URL', 'DATABASE_POOL_SIZE', 'DATABASE_LOCK_CONNECTIONS', 'MAX_BODY_BYTES', 'LOCK_TIMEOUT_MS', 'SHUTDOWN_TIMEOUT_MS',
+  'PORT', 'HOST', 'DATABASE_URL', 'DATABASE_POOL_SIZE', 'DATABASE_LOCK_CONNECTIONS', 'LOCK_TIMEOUT_MS', 'SHUTDOWN_TIMEOUT_MS',
+  'MAX_BODY_BYTES', 'MAX_BODY_BYTES_IN_FLIGHT', 'MAX_RESPONSE_BYTES', 'MAX_QUEUED_RESPONSE_BYTES', 'MAX_CONNECTIONS', 'MAX_PIPELINED_REQUESTS',
+  'HEADERS_TIMEOUT_MS', 'REQUEST_TIMEOUT_MS', 'KEEP_ALIVE_TIMEOUT_MS', 'SEND_TIMEOUT_MS', 'HTTP_FAST_PATH',
   'MAX_DEPTH', 'MAX_ALIASES', 'MAX_TOKENS', 'MAX_NESTING', 'MAX_DIRECTIVES', 'MAX_COST', 'MAX_FIELD_MERGES', 'MAX_INTROSPECTION_COST', 'INTROSPECTION',
   'MAX_STRING_LENGTH', 'PARSE_CACHE_MAX_BYTES', 'JIT_AFTER_RUNS', 'JIT_MAX_FIELDS',
-  'QUEUE_CONCURRENCY', 'QUEUE_MAX_PENDING', 'QUEUE_ITEM_WORK_MS', 'HTTP_FAST_PATH',
+  'QUEUE_CONCURRENCY', 'QUEUE_MAX_PENDING', 'QUEUE_ITEM_WORK_MS', 'MAX_SUBSCRIPTIONS', 'SUBSCRIPTION_EVENTS_PER_SECOND',
+  'LOG_LEVEL', 'METRICS', 'METRICS_PORT', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_SERVICE_NAME', 'CORS_ORIGINS',
 ];
 
 export type TargetContext = {
@@ -40,7 +46,7 @@ export type TargetContext = {
 export async function startTarget(
   kind: ServerKind,
   context: TargetContext,
-  { tag, delayMs = 0 }: { tag: string; delayMs?: number },
+  { tag, delayMs = 0, oursEnv = {} }: { tag: string; delayMs?: number; oursEnv?: Record<string, string> },
 ): Promise<ServerProcess> {
   const logFile = join(context.workDir, `${tag}.log`);
   const common = { name: `${SERVER_LABELS[kind]} [${tag}]`, cwd: context.repoDir, logFile, probe: context.builds.probe };
@@ -52,6 +58,7 @@ export async function startTarget(
       return startServer({
         ...common,
         ...options,
+        env: { ...options.env, ...oursEnv },
         // One folder per run, with node's default file name (it carries the PID and a timestamp).
         nodeArgs: [...(options.nodeArgs ?? []), ...(context.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(context.profileDir, tag)}`] : [])],
       });

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
+import { DEFAULT_POSTGRES_URL } from './helpers/postgres-database.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -8,14 +9,12 @@ declare module 'vitest' {
   }
 }
 
-export const DEFAULT_TEST_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
-
 /**
  * Looks for PostgreSQL once per run. Unreachable: its cases skip with one line saying how to run
  * them, except under CI=true, where the run fails instead.
  */
 export default async function setup(project: TestProject): Promise<void> {
-  const url = process.env.TEST_DATABASE_URL || DEFAULT_TEST_DATABASE_URL;
+  const url = process.env.TEST_DATABASE_URL || DEFAULT_POSTGRES_URL;
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
   try {
     await client.connect();

@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { inject } from 'vitest';
 import { defaultLockConnections, type DatabaseConfig } from '../../src/config.js';
+import { createPostgresDatabase } from './postgres-database.js';
 
 export type CreatedDatabase = { config: DatabaseConfig; drop(): Promise<void> };
 
@@ -28,31 +27,14 @@ export const sqlite: TestDatabase = {
 
 /**
  * A database of its own on the PostgreSQL server, dropped afterwards. A schema per test would not
- * do: advisory locks are per database. Its connections carry the database's name as their
- * application_name, so a fault test can terminate exactly its own connections.
+ * do: advisory locks are per database.
  */
 function postgresAt(serverUrl: string): TestDatabase {
-  const admin = async <T>(work: (client: pg.Client) => Promise<T>) => {
-    const client = new pg.Client({ connectionString: serverUrl });
-    await client.connect();
-    try {
-      return await work(client);
-    } finally {
-      await client.end();
-    }
-  };
   return {
     name: 'postgres',
     async create() {
-      const name = `test_${randomBytes(6).toString('hex')}`;
-      await admin((client) => client.query(`CREATE DATABASE ${name}`));
-      const url = new URL(serverUrl);
-      url.pathname = `/${name}`;
-      url.searchParams.set('application_name', name);
-      return {
-        config: { dialect: 'postgres', url: url.toString(), poolSize: 10, lockConnections: defaultLockConnections(10), applicationName: name },
-        drop: () => admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
-      };
+      const { name, url, drop } = await createPostgresDatabase(serverUrl, 'test');
+      return { config: { dialect: 'postgres', url, poolSize: 10, lockConnections: defaultLockConnections(10), applicationName: name }, drop };
     },
   };
 }
