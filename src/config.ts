@@ -341,8 +341,8 @@ function readObservabilityConfig(env: Env): ObservabilityConfig {
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}; got "${env.LOG_LEVEL}".`);
   const metricsPort = env.METRICS_PORT?.trim() ? readInt(env, 'METRICS_PORT', 0, 0, 65_535) : undefined;
   const otlpEndpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || undefined;
-  if (otlpEndpoint !== undefined && !URL.canParse(otlpEndpoint)) {
-    throw new ConfigError(`OTEL_EXPORTER_OTLP_ENDPOINT must be a URL, such as http://127.0.0.1:4318; got "${otlpEndpoint}".`);
+  if (otlpEndpoint !== undefined && !(/^https?:\/\//i.test(otlpEndpoint) && URL.canParse(otlpEndpoint))) {
+    throw new ConfigError(`OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, such as http://127.0.0.1:4318; got "${otlpEndpoint}".`);
   }
   return {
     logLevel,
