@@ -12,7 +12,7 @@ export function isFormLikePost(req: IncomingMessage): boolean {
   if (req.method !== 'POST') return false;
   const type = req.headers['content-type'];
   // Without a content type there is no body a page could have meant as a form, and nothing to run.
-  if (type === undefined) return false;
+  if (type === undefined || type === 'application/json') return false;
   const essence = type.split(';', 1)[0]!.trim().toLowerCase();
   return SIMPLE_CONTENT_TYPES.has(essence);
 }

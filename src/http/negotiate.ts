@@ -12,6 +12,18 @@
 export function negotiateJsonMediaType(accept: string | undefined): JsonMediaType | undefined {
   if (accept === undefined || accept === '' || accept === '*/*' || accept === 'application/json') return 'application/json';
   if (accept === 'application/graphql-response+json') return accept;
+  // A client sends the same Accept with every request (a browser's GraphQL client, a longer one):
+  // the last one's answer is kept. One entry, so its size is the header's, which node bounds.
+  if (accept === lastAccept) return lastChoice;
+  lastChoice = negotiate(accept);
+  lastAccept = accept;
+  return lastChoice;
+}
+
+let lastAccept: string | undefined;
+let lastChoice: JsonMediaType | undefined;
+
+function negotiate(accept: string): JsonMediaType | undefined {
   let chosen: JsonMediaType | undefined;
   const entries = accept.replace(/\s/g, '').toLowerCase().split(',');
   for (let index = entries.length - 1; index >= 0; index--) {

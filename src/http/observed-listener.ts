@@ -34,7 +34,7 @@ export function observeRequests(inner: RequestListener, { cors, logger, metrics,
   const finished = (req: IncomingMessage, res: ServerResponse, record: RequestRecord) => {
     const status = res.statusCode;
     const ms = performance.now() - record.startedAt;
-    metrics?.requestEnded(status, ms / 1000, record.operationType);
+    metrics?.requestEnded(status, ms / 1000);
     if (record.span) tracing!.endRequest(record.span, status);
     if (!logRequests && status < 500) return;
     const path = pathOf(req.url);

@@ -28,9 +28,12 @@ export class Metrics {
   readonly #requestDuration: Histogram<'status_class'>;
   /** One child per status class, looked up once: labels() hashes its arguments on every call. */
   readonly #byStatusClass = new Map<number, ReturnType<Histogram<'status_class'>['labels']>>();
-  readonly #inFlight: Gauge;
+  /** Requests in flight: a plain number, read by the gauge at each scrape rather than a gauge's inc/dec per request. */
+  #inFlight = 0;
   readonly #operations: Counter<'type' | 'name'>;
-  readonly #operationDuration: Histogram<'type'>;
+  /** Children looked up once per label set: labels() hashes its arguments on every call. */
+  readonly #operationChildren = new Map<string, ReturnType<Counter<'type' | 'name'>['labels']>>();
+
   readonly #errors: Counter<'code'>;
   readonly #lockWaits: Histogram<'kind'>;
   readonly #names = new BoundedLabels(MAX_OPERATION_NAMES);
@@ -46,18 +49,19 @@ export class Metrics {
       buckets: DURATION_BUCKETS,
       registers,
     });
-    this.#inFlight = new Gauge({ name: 'http_requests_in_flight', help: 'HTTP requests received and not yet answered.', registers });
+    const metrics = this;
+    new Gauge({
+      name: 'http_requests_in_flight',
+      help: 'HTTP requests received and not yet answered.',
+      registers,
+      collect() {
+        this.set(metrics.#inFlight);
+      },
+    });
     this.#operations = new Counter({
       name: 'graphql_operations_total',
       help: `GraphQL operations executed, by type and operation name (the first ${MAX_OPERATION_NAMES} names seen; the rest as "_other", anonymous ones as "").`,
       labelNames: ['type', 'name'],
-      registers,
-    });
-    this.#operationDuration = new Histogram({
-      name: 'graphql_operation_duration_seconds',
-      help: 'Time from the arrival of the request to the end of its answer, for requests that ran a GraphQL operation, by operation type.',
-      labelNames: ['type'],
-      buckets: DURATION_BUCKETS,
       registers,
     });
     this.#errors = new Counter({ name: 'graphql_errors_total', help: 'Errors in GraphQL results, by extensions.code.', labelNames: ['code'], registers });
@@ -71,20 +75,24 @@ export class Metrics {
   }
 
   requestStarted(): void {
-    this.#inFlight.inc();
+    this.#inFlight += 1;
   }
 
-  requestEnded(status: number, seconds: number, operationType: string | undefined): void {
-    this.#inFlight.dec();
+  requestEnded(status: number, seconds: number): void {
+    this.#inFlight -= 1;
     const statusClass = Math.trunc(status / 100);
     let child = this.#byStatusClass.get(statusClass);
     if (!child) this.#byStatusClass.set(statusClass, (child = this.#requestDuration.labels(`${statusClass}xx`)));
     child.observe(seconds);
-    if (operationType !== undefined) this.#operationDuration.labels(operationType).observe(seconds);
   }
 
   operation(type: string, name: string | undefined): void {
-    this.#operations.labels(type, name === undefined ? '' : this.#names.label(name)).inc();
+    const label = name === undefined ? '' : this.#names.label(name);
+    // Bounded like the labels: types are three, names MAX_OPERATION_NAMES and "_other".
+    const key = `${type}\0${label}`;
+    let child = this.#operationChildren.get(key);
+    if (!child) this.#operationChildren.set(key, (child = this.#operations.labels(type, label)));
+    child.inc();
   }
 
   error(code: string): void {
