@@ -28,7 +28,7 @@ export function serveMetrics(metrics: Metrics, res: ServerResponse, logger: Logg
  * metrics are reached only from inside (a firewall or a Kubernetes port that is not exposed).
  * Answers GET /metrics and nothing else.
  */
-export async function listenForMetrics(metrics: Metrics, { port, host, logger }: { port: number; host: string; logger: Logger }): Promise<{ server: Server; url: string }> {
+export async function listenForMetrics(metrics: Metrics, { port, host, logger }: { port: number; host: string; logger: Logger }): Promise<{ server: Server; port: number }> {
   const server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (req, res) => {
     if (req.method === 'GET' && req.url === '/metrics') return serveMetrics(metrics, res, logger);
     res.writeHead(404, { 'content-type': 'text/plain' });
@@ -38,6 +38,5 @@ export async function listenForMetrics(metrics: Metrics, { port, host, logger }:
   server.maxConnections = 64;
   server.listen(port, host);
   await once(server, 'listening');
-  const { port: actualPort } = server.address() as AddressInfo;
-  return { server, url: `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}/metrics` };
+  return { server, port: (server.address() as AddressInfo).port };
 }

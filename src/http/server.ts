@@ -72,7 +72,7 @@ export async function listen(app: App, { port, host, http = app.config.http }: {
   // After listen: a failure to listen must still reject above, not be taken for a refused connection.
   const refusedConnections = logRefusedConnections(server, http.maxConnections, app.observability.logger);
   const { port: actualPort } = server.address() as AddressInfo;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+  const url = httpUrl(host, actualPort);
   const { metrics, logger } = app.observability;
   const metricsPort = app.config.observability.metricsPort;
   const metricsServer =
@@ -117,8 +117,11 @@ export async function listen(app: App, { port, host, http = app.config.http }: {
       }
     })());
 
-  return { server, url, metricsUrl: metricsServer?.url, webSockets, shutdown };
+  return { server, url, metricsUrl: metricsServer && `${httpUrl(host, metricsServer.port)}/metrics`, webSockets, shutdown };
 }
+
+/** http://HOST:PORT, with an IPv6 host in brackets. */
+const httpUrl = (host: string, port: number) => `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
 /** How long a shutdown may go on accepting connections that keep arriving, to answer them 503. */
 const MAX_ACCEPT_DRAIN_MS = 1_000;
