@@ -58,10 +58,9 @@ main().catch((error: unknown) => {
   process.exit(1);
 });
 
-/** Exits once the log's buffer is written (logger.ts writes in buffers, not a line at a time). */
-function exit(logger: Logger, code: number): never {
-  flushLogs(logger);
-  process.exit(code);
+/** Exits once the log's lines are written (logger.ts writes them in batches, asynchronously). */
+function exit(logger: Logger, code: number): void {
+  void flushLogs(logger).then(() => process.exit(code));
 }
 
 function describeDatabase(database: DatabaseConfig): string {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { BadRequestError } from './errors.js';
+import { createAccessLog } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { attachRecord, type RequestRecord } from '../observability/request-record.js';
@@ -31,6 +32,7 @@ export type ObservedListenerOptions = {
  */
 export function observeRequests(inner: RequestListener, { cors, logger, metrics, metricsHere, tracing }: ObservedListenerOptions): RequestListener {
   const logRequests = logger.isLevelEnabled('debug') || logger.isLevelEnabled('info');
+  const accessLog = createAccessLog(logger);
   const finished = (req: IncomingMessage, res: ServerResponse, record: RequestRecord) => {
     const status = res.statusCode;
     const ms = performance.now() - record.startedAt;
@@ -38,22 +40,22 @@ export function observeRequests(inner: RequestListener, { cors, logger, metrics,
     if (record.span) tracing!.endRequest(record.span, status);
     if (!logRequests && status < 500) return;
     const path = pathOf(req.url);
-    const level = status >= 500 ? (status === 503 ? 'warn' : 'error') : QUIET_PATHS.has(path) ? 'debug' : 'info';
-    logger[level](
-      {
-        reqId: record.id,
-        method: req.method,
-        path,
-        status,
-        ms: Math.round(ms * 100) / 100,
-        operation: record.operationType,
-        operationName: record.operationName,
-        errorCodes: record.errorCodes,
-        // The client went away before the whole answer was sent.
-        aborted: res.writableFinished ? undefined : true,
-      },
-      `${req.method} ${path} ${status}`,
-    );
+    const method = req.method ?? 'GET';
+    const entry = {
+      reqId: record.id,
+      method,
+      path,
+      status,
+      ms: Math.round(ms * 100) / 100,
+      operation: record.operationType,
+      operationName: record.operationName,
+      errorCodes: record.errorCodes,
+      // The client went away before the whole answer was sent.
+      aborted: res.writableFinished ? undefined : (true as const),
+    };
+    const message = `${method} ${path} ${status}`;
+    if (status >= 500) logger[status === 503 ? 'warn' : 'error'](entry, message);
+    else accessLog(QUIET_PATHS.has(path) ? 'debug' : 'info', entry, message);
   };
 
   return (req, res) => {

@@ -11,18 +11,9 @@ export type { Logger };
 /**
  * The process's one logger (pino): a JSON object per line, with `level`, `time`, `msg` and the
  * fields of the line (`reqId` on every line about a request), for a log collector to search. When
- * stdout is a terminal, the same lines are printed readably (pino-pretty) instead.
- *
- * Lines are written through pino's asynchronous destination, gathered into writes of BUFFER_BYTES
- * (about fifty request lines), and at least every FLUSH_EVERY_MS: at thousands of requests a
- * second, a write(2) per line cost a fifth of the server's throughput (`npm run bench`,
- * helloObserved). A line waits at most FLUSH_EVERY_MS; pino writes what is left when the process
- * exits, and `flushLogs` asks for it before main.ts exits.
+ * stdout is a terminal, the same lines are printed readably (pino-pretty) instead. At level
+ * `silent` nothing is written anywhere, and no destination is opened.
  */
-// Below sonic-boom's largest write (16 KiB), which it requires.
-const BUFFER_BYTES = 8_192;
-const FLUSH_EVERY_MS = 200;
-
 export function createLogger({
   level,
   pretty = process.stdout.isTTY === true,
@@ -40,9 +31,92 @@ export function createLogger({
     formatters: { level: (label: string) => ({ level: label }) },
   };
   if (destination) return pino(options, destination);
+  if (level === 'silent') return pino(options, { write: () => undefined });
   if (pretty) return pino(options, pinoPretty());
-  return pino(options, pino.destination({ sync: false, minLength: BUFFER_BYTES, periodicFlush: FLUSH_EVERY_MS }));
+  return pino(options, new LineBatches(pino.destination({ sync: false, maxLength: MAX_BUFFERED_BYTES })));
 }
+
+/** Lines gathered before they are handed to the destination (about eighty request lines; under sonic-boom's 16 KiB writes)... */
+const BATCH_CHARS = 16_000;
+/** ...or after this long, whichever comes first: how long a line may wait. */
+const FLUSH_EVERY_MS = 200;
+/**
+ * What may wait for a stdout that does not take it (a log shipper stalled): past this, lines are
+ * dropped rather than kept, so a stuck reader cannot fill the server's memory.
+ */
+const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
+
+type SonicBoom = ReturnType<typeof pino.destination>;
+
+/**
+ * pino's asynchronous destination (sonic-boom), fed whole batches of lines rather than each line.
+ * sonic-boom appends every line it is given to one string and measures that string's bytes on each
+ * write, which copies all it has gathered so far: that cost 3.4 µs per request line at thousands
+ * of requests a second, more than pino's formatting (a fifth of a `{ hello }`'s CPU;
+ * bench/README.md, "The cost of observing"). Here lines wait in an array and go over joined,
+ * BATCH_CHARS or more at once and at least every FLUSH_EVERY_MS; sonic-boom still does the writing
+ * (partial writes, EAGAIN, the bound on what is buffered). What waits is written before the process
+ * exits, whatever ends it.
+ */
+class LineBatches {
+  #lines: string[] = [];
+  #chars = 0;
+  /** Bytes handed to sonic-boom, and bytes it has written (or dropped): flush() waits for them to meet. */
+  #handed = 0;
+  #written = 0;
+  readonly #flushed: (() => void)[] = [];
+
+  constructor(private readonly sonic: SonicBoom) {
+    sonic.on('write', (bytes: number) => this.#wrote(bytes));
+    sonic.on('drop', (text: string) => this.#wrote(Buffer.byteLength(text)));
+    setInterval(() => this.#handOver(), FLUSH_EVERY_MS).unref();
+    exitFlushes.add(new WeakRef(this));
+  }
+
+  write(line: string): void {
+    this.#lines.push(line);
+    this.#chars += line.length;
+    if (this.#chars >= BATCH_CHARS) this.#handOver();
+  }
+
+  /** What pino's `logger.flush(callback)` calls: the callback runs once every line so far is written. */
+  flush(callback: () => void): void {
+    this.#handOver();
+    if (this.#written >= this.#handed) callback();
+    else this.#flushed.push(callback);
+  }
+
+  flushSync(): void {
+    this.#handOver();
+    this.sonic.flushSync();
+  }
+
+  #handOver(): void {
+    if (this.#lines.length === 0) return;
+    const text = this.#lines.join('');
+    this.#lines = [];
+    this.#chars = 0;
+    this.#handed += Buffer.byteLength(text);
+    this.sonic.write(text);
+  }
+
+  #wrote(bytes: number): void {
+    this.#written += bytes;
+    if (this.#written >= this.#handed) for (const callback of this.#flushed.splice(0)) callback();
+  }
+}
+
+/** Every LineBatches of the process, written out synchronously when it exits (there is no event loop left then). */
+const exitFlushes = new Set<WeakRef<LineBatches>>();
+process.once('exit', () => {
+  for (const batches of exitFlushes) {
+    try {
+      batches.deref()?.flushSync();
+    } catch {
+      // A destination already closed has nothing left to write.
+    }
+  }
+});
 
 /** pino-pretty, loaded only for a terminal: a server writing to a pipe or a file never loads it. */
 function pinoPretty() {
@@ -52,13 +126,24 @@ function pinoPretty() {
   return pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true });
 }
 
-/** Writes what the logger holds in its buffer, before the process exits. */
-export function flushLogs(logger: Logger): void {
-  try {
-    logger.flush();
-  } catch {
-    // A destination already closed has nothing left to write.
-  }
+/**
+ * Resolves once every line logged so far is written (or after `timeoutMs`, should stdout not take
+ * them): call it before process.exit, which would cut short a write in progress.
+ */
+export function flushLogs(logger: Logger, timeoutMs = 1_000): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    try {
+      logger.flush(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    } catch {
+      // A destination already closed has nothing left to write.
+      clearTimeout(timer);
+      resolve();
+    }
+  });
 }
 
 /**
