@@ -53,6 +53,8 @@ const MIN_SPREAD_VS_PLAIN_YOGA_HELLO = 0.9;
 const MAX_RSS_MB = 300;
 /** Issue 13: a browser's request, and metrics with logs at info, cost at most a tenth of the rate (targets until that work lands). */
 const OBSERVED = { targetBrowserVsPlain: 0.9, targetObservedVsUnobserved: 0.9 };
+/** Issue 14: a trusted document by id skips what a text costs, so it should be no slower than the same text (a target: the text's parse and validation are cached too). */
+const TRUSTED = { targetByIdVsText: 1.0 };
 
 type Measured = RunRecord & { load: LoadResult };
 
@@ -191,6 +193,9 @@ export function evaluateBars(rows: readonly Row[], records: readonly RunRecord[]
   // Issue 13
   crossBar('helloBrowser', 'hello0', 'ours', OBSERVED.targetBrowserVsPlain, "ours' plain hello0", 'target');
   crossBar('helloObserved', 'helloUnobserved', 'ours', OBSERVED.targetObservedVsUnobserved, "ours' helloUnobserved", 'target');
+  // Issue 14
+  crossBar('nestedById', 'nested', 'ours', TRUSTED.targetByIdVsText, "ours' nested (the text)", 'target');
+  crossBar('largeById', 'largeText', 'ours', TRUSTED.targetByIdVsText, "ours' largeText", 'target');
 
   for (const row of rows.filter((r) => r.server === 'ours')) {
     const name = row.scenario.name;

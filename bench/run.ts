@@ -18,7 +18,7 @@ import {
   ensureOpenFilesLimit, killAllServers, LOADGEN_CORE, pinSelfToLoadgenCore, SERVER_CORE, tail, type ServerProcess, type WindowFigures,
 } from './processes.js';
 import { barsPass, evaluateBars, renderBars, renderDetails, renderTable, summarize, type RunRecord } from './report.js';
-import { scenarios, type Scenario } from './scenarios.js';
+import { scenarios, TRUSTED_DOCUMENTS, type Scenario } from './scenarios.js';
 import { SERVER_LABELS, startTarget, type ServerKind, type TargetContext } from './targets.js';
 import { prepareTemplateDb, TEMPLATE_TRANSFER_ACCOUNTS, TEMPLATE_TRANSFERS } from './template-db.js';
 
@@ -70,11 +70,13 @@ async function main(): Promise<number> {
   const profileDir = settings.profile ? join(resultsDir, 'profiles') : undefined;
   if (profileDir) console.log(`Profiling our server: .cpuprofile files go to ${profileDir}\n`);
   const context: TargetContext = { repoDir, workDir, builds, templateDb: await prepareTemplateDb({ builds, workDir }), profileDir };
+  const trustedDocumentsFile = join(workDir, 'persisted-documents.json');
+  writeFileSync(trustedDocumentsFile, JSON.stringify(TRUSTED_DOCUMENTS, null, 2));
   const records: RunRecord[] = [];
   for (let round = 1; round <= settings.rounds; round += 1) {
     for (const scenario of selected) {
       for (const server of rotate(scenario.servers, round - 1)) {
-        const record = await runOne(scenario, server, round, settings, generator, context);
+        const record = await runOne(scenario, server, round, settings, generator, context, trustedDocumentsFile);
         records.push(record);
         console.log(progressLine(record));
       }
@@ -120,12 +122,15 @@ async function main(): Promise<number> {
 }
 
 /** One fresh server, validated once, loaded, measured and checked; never throws. */
-async function runOne(scenario: Scenario, kind: ServerKind, round: number, settings: Settings, generator: Generator, context: TargetContext): Promise<RunRecord> {
+async function runOne(
+  scenario: Scenario, kind: ServerKind, round: number, settings: Settings, generator: Generator, context: TargetContext, trustedDocumentsFile: string,
+): Promise<RunRecord> {
   const record: RunRecord = { scenario: scenario.name, server: kind, round, checks: [], notes: [] };
   let server: ServerProcess | undefined;
   const overflowsBefore = readListenOverflows();
+  const oursEnv = { ...scenario.oursEnv, ...(scenario.trustedDocuments ? { TRUSTED_DOCUMENTS: trustedDocumentsFile } : {}) };
   try {
-    server = await startTarget(kind, context, { tag: `${scenario.name}-${kind}-r${round}`, delayMs: scenario.bareDelayMs, oursEnv: scenario.oursEnv });
+    server = await startTarget(kind, context, { tag: `${scenario.name}-${kind}-r${round}`, delayMs: scenario.bareDelayMs, oursEnv });
 
     // One request first, checked in full: a server that answers with errors must not score throughput.
     const first = await postBody(server.url, scenario.body(), scenario.headers);

@@ -1,4 +1,5 @@
 // What is measured: each scenario's request, load, servers, expected answer and invariants.
+import { createHash } from 'node:crypto';
 import { queryData, requestBody } from './graphql.js';
 import type { LoadResult } from './loadgen.js';
 import type { ServerKind } from './targets.js';
@@ -26,6 +27,8 @@ export type Scenario = {
   headers?: Record<string, string>;
   /** Our server's settings for this scenario (environment variables); the peers ignore them. */
   oursEnv?: Record<string, string>;
+  /** Our server starts with TRUSTED_DOCUMENTS: the file of TRUSTED_DOCUMENTS below, written in the work folder. */
+  trustedDocuments?: boolean;
   /** Response headers the validation request must carry, exactly. */
   expectHeaders?: Record<string, string>;
   /** Checks the data of one response, sent before timing; returns the problem, or null. */
@@ -79,6 +82,30 @@ export const BROWSER_HEADERS: Record<string, string> = {
   'sec-fetch-dest': 'empty',
   'sec-fetch-mode': 'cors',
   'sec-fetch-site': 'cross-site',
+};
+
+const NESTED = `{ accounts(ids: [${idList(20)}]) { id name transfers(last: 5) { from { name } to { name } } } }`;
+/**
+ * An operation whose execution is trivial and whose text is long (5.0 KB, 100 aliases, the most
+ * MAX_ALIASES allows): where parsing and validating would dominate, were they not cached.
+ */
+const LARGE = `query Greetings { ${ids(100).map((id) => `h${id}: hello(name: "account holder ${id}", delayMs: 0)`).join(' ')} }`;
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+/** persisted-documents.json as graphql-codegen's client preset writes it (hash → document), for the *ById scenarios. */
+export const TRUSTED_DOCUMENTS: Record<string, string> = Object.fromEntries([NESTED, LARGE].map((text) => [sha256(text), text]));
+/** A request by id, as the GraphQL-over-HTTP persisted-documents appendix writes it. */
+const byId = (text: string) => JSON.stringify({ documentId: `sha256:${sha256(text)}` });
+
+const expectNested: Scenario['expectData'] = ({ accounts }) => {
+  if (!isAccountList(accounts, 20)) return 'accounts is not a list of 20';
+  const transfers = (accounts as unknown as { transfers: { from: { name: unknown }; to: { name: unknown } }[] }[]).flatMap((a) => a.transfers);
+  if (transfers.length === 0) return 'no transfers returned';
+  return transfers.every((t) => typeof t.from.name === 'string' && typeof t.to.name === 'string') ? null : 'a transfer lacks from/to names';
+};
+const expectLarge: Scenario['expectData'] = (data) => {
+  const wrong = ids(100).find((id) => data[`h${id}`] !== `Hello, account holder ${id}`);
+  return wrong === undefined ? null : `h${wrong} is ${JSON.stringify(data[`h${wrong}`])}`;
 };
 
 const helloScenario = (name: string, delayMs: number, connections: number, extra: Partial<Scenario>): Scenario => ({
@@ -166,14 +193,44 @@ export const scenarios: readonly Scenario[] = [
     servers: ['ours', 'mercurius-jit'],
     connections: 50,
     timeoutS: 10,
-    body: () => requestBody(`{ accounts(ids: [${idList(20)}]) { id name transfers(last: 5) { from { name } to { name } } } }`),
+    body: () => requestBody(NESTED),
     varies: false,
-    expectData: ({ accounts }) => {
-      if (!isAccountList(accounts, 20)) return 'accounts is not a list of 20';
-      const transfers = (accounts as unknown as { transfers: { from: { name: unknown }; to: { name: unknown } }[] }[]).flatMap((a) => a.transfers);
-      if (transfers.length === 0) return 'no transfers returned';
-      return transfers.every((t) => typeof t.from.name === 'string' && typeof t.to.name === 'string') ? null : 'a transfer lacks from/to names';
-    },
+    expectData: expectNested,
+  },
+  // Issue 14: the same operation by id, a trusted document parsed, validated and compiled at
+  // start; compared, paired by round, with ours sending the text to a server without the file
+  // (nested above, largeText), whose parse and validation caches keep a repeated text too.
+  {
+    name: 'nestedById',
+    title: 'nested by documentId (a trusted document), 50 connections',
+    servers: ['ours'],
+    connections: 50,
+    timeoutS: 10,
+    trustedDocuments: true,
+    body: () => byId(NESTED),
+    varies: false,
+    expectData: expectNested,
+  },
+  {
+    name: 'largeText',
+    title: 'query Greetings { h1: hello(name: "account holder 1", delayMs: 0) ... h100 } (5.0 KB of text), 50 connections',
+    servers: ['ours'],
+    connections: 50,
+    timeoutS: 10,
+    body: () => requestBody(LARGE),
+    varies: false,
+    expectData: expectLarge,
+  },
+  {
+    name: 'largeById',
+    title: 'largeText\'s operation by documentId (a trusted document), 50 connections',
+    servers: ['ours'],
+    connections: 50,
+    timeoutS: 10,
+    trustedDocuments: true,
+    body: () => byId(LARGE),
+    varies: false,
+    expectData: expectLarge,
   },
   {
     name: 'increment',
