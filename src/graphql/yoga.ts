@@ -143,7 +143,7 @@ export function createGraphQLServer({
     plugins: given,
   });
   // Every trusted document through the same parse and validation as a request's, before any request.
-  trustedDocuments?.compile(() => yoga.getEnveloped({}));
+  trustedDocuments?.compile(() => yoga.getEnveloped({}), (schema, document) => jit.compileNow(schema, document));
   return {
     yoga,
     plugins: given,

@@ -44,7 +44,10 @@ const COMPILED_BYTES_PER_FIELD = 5_000;
  * (`$by: Int! = 1`); the spec says the default applies. So the defaults of left-out variables
  * are filled in before the compiled function coerces them.
  */
-export function useJitCompilation({ jitAfterRuns, jitMaxFields }: Pick<DocumentsConfig, 'jitAfterRuns' | 'jitMaxFields'>, parseCache?: ParseCache): Plugin & { readonly compiled: number } {
+export function useJitCompilation(
+  { jitAfterRuns, jitMaxFields }: Pick<DocumentsConfig, 'jitAfterRuns' | 'jitMaxFields'>,
+  parseCache?: ParseCache,
+): Plugin & { readonly compiled: number; compileNow(schema: GraphQLSchema, document: DocumentNode): void } {
   let compiledCount = 0;
   const operations = new WeakMap<DocumentNode, Map<string | undefined, Operation>>();
   const compiledFor = (args: ExecutionArgs): Compiled | null => {
@@ -69,6 +72,22 @@ export function useJitCompilation({ jitAfterRuns, jitMaxFields }: Pick<Documents
     /** How many operations have been compiled so far, for tests and diagnostics. */
     get compiled() {
       return compiledCount;
+    },
+    /**
+     * Compiles every operation of `document` now rather than after its runs: for documents known
+     * in advance (the trusted documents, at start), which no client can multiply. A lone operation
+     * is also found when a request names none.
+     */
+    compileNow(schema, document) {
+      const byName = new Map<string | undefined, Operation>();
+      const named = document.definitions.flatMap((definition) => (definition.kind === Kind.OPERATION_DEFINITION ? [definition.name?.value] : []));
+      for (const name of named) {
+        const operation: Operation = { runs: jitAfterRuns, compiled: compileIfWorthIt(schema, document, name, jitMaxFields) };
+        if (operation.compiled) compiledCount += 1;
+        byName.set(name, operation);
+        if (named.length === 1) byName.set(undefined, operation);
+      }
+      operations.set(document, byName);
     },
     onExecute({ args, setExecuteFn }) {
       const compiled = compiledFor(args);

@@ -11,9 +11,9 @@ import { PersistedQueryNotFoundError, PersistedQueryOnlyError } from '../errors.
  * which writes SHA-256 ids `sha256:<hex>`; both spellings are accepted) or, as Apollo Client's
  * persisted-query link does, as `extensions.persistedQuery.sha256Hash`.
  *
- * Each document is parsed and validated once, at start, through the same plugins as any request
- * (limits included; `compile`); one that does not pass stops the server. A request by id then
- * skips parsing and validation. The set is fixed by the file: no client can add to it (this is
+ * Each document is parsed, validated and compiled (graphql-jit) once, at start, through the same
+ * plugins as any request (limits included; `compile`); one that does not pass stops the server. A
+ * request by id then skips parsing and validation, and runs compiled from the first time. The set is fixed by the file: no client can add to it (this is
  * not automatic persisted queries, whose store clients fill).
  */
 export type TrustedDocuments = {
@@ -23,8 +23,14 @@ export type TrustedDocuments = {
   parsed(text: string): DocumentNode | undefined;
   /** Whether `document` is one of the trusted ones, validated at start. */
   isTrusted(document: DocumentNode): boolean;
-  /** Parses and validates every document with `enveloped`'s plugins; throws ConfigError naming the first that fails. */
-  compile(enveloped: () => { parse(text: string): DocumentNode; validate(schema: GraphQLSchema, document: DocumentNode): readonly Error[]; schema: GraphQLSchema }): void;
+  /**
+   * Parses and validates every document with `enveloped`'s plugins, then hands it to `compiled`
+   * (graphql-jit's compilation, at start); throws ConfigError naming the first that fails.
+   */
+  compile(
+    enveloped: () => { parse(text: string): DocumentNode; validate(schema: GraphQLSchema, document: DocumentNode): readonly Error[]; schema: GraphQLSchema },
+    compiled?: (schema: GraphQLSchema, document: DocumentNode) => void,
+  ): void;
   readonly size: number;
 };
 
@@ -70,7 +76,7 @@ function createTrustedDocuments(texts: ReadonlyMap<string, string>, only: boolea
     },
     parsed: (text) => byText.get(text),
     isTrusted: (document) => trusted.has(document),
-    compile(enveloped) {
+    compile(enveloped, compiled) {
       for (const [id, text] of texts) {
         const { parse, validate, schema } = enveloped();
         let document: DocumentNode;
@@ -84,6 +90,7 @@ function createTrustedDocuments(texts: ReadonlyMap<string, string>, only: boolea
         if (errors.length > 0) throw new ConfigError(`TRUSTED_DOCUMENTS (${path}): the document "${id}" does not run on this schema: ${errors[0]!.message}`);
         byText.set(text, document!);
         trusted.add(document!);
+        compiled?.(schema, document!);
       }
     },
     get size() {
