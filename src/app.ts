@@ -205,6 +205,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       trustedDocuments,
       verifyToken,
       fitResult: graphql.responseSizeLimit.fit,
+      observability: { logger, metrics, tracing },
     },
     documents: graphql.documents,
     db,

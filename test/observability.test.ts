@@ -10,6 +10,8 @@ import { graphqlRequest } from './helpers/graphql.js';
 import { randomItems, submit } from './helpers/jobs.js';
 import { serveTestApp, type ServedTestApp } from './helpers/server.js';
 import { waitFor } from './helpers/wait-for.js';
+import { connectWs, wsOperation } from './helpers/graphql-ws.js';
+import WebSocket from 'ws';
 
 const run = promisify(execFile);
 
@@ -77,6 +79,45 @@ describe('request ids and the log', () => {
     // Yoga's own line, without the id, is not written as well.
     await new Promise((resolve) => setImmediate(resolve));
     expect(lines.filter((line) => line.level === 'error' && line.reqId === undefined)).toEqual([]);
+  });
+});
+
+describe('WebSocket operations in the log and metrics', () => {
+  it('gives each socket the id of its upgrade request (echoed with the 101) and each operation a line with its id, type, name, duration and error codes', async () => {
+    const { served, lines } = await serveWithLog();
+    const wsUrl = `${served.server.url.replace(/^http/, 'ws')}/graphql`;
+    // The 101 carries the socket's id: the one sent, when plausible.
+    const upgraded = await new Promise<string | undefined>((resolve, reject) => {
+      const socket = new WebSocket(wsUrl, 'graphql-transport-ws', { headers: { 'x-request-id': 'socket-7' } });
+      socket.on('upgrade', (response) => resolve(response.headers['x-request-id'] as string | undefined));
+      socket.on('open', () => socket.close());
+      socket.on('error', reject);
+    });
+    expect(upgraded).toBe('socket-7');
+
+    const client = connectWs(served.server.url);
+    try {
+      expect(await wsOperation(client, { query: 'query Greeting { hello(delayMs: 0) }' })).toEqual([{ data: { hello: 'Hello, World' } }]);
+      expect((await wsOperation(client, { query: '{ hello(delayMs: -1) }' }))[0]!.errors).toBeDefined();
+      expect((await wsOperation(client, { query: '{ nope }' }))[0]!.errors).toBeDefined();
+      const wsLines = () => lines.filter((line) => line.method === 'WS');
+      await waitFor(async () => wsLines().length === 3);
+      const [greeting, badInput, invalid] = wsLines();
+      expect(greeting).toMatchObject({ level: 'info', path: '/graphql', operation: 'query', operationName: 'Greeting', msg: 'WS /graphql query' });
+      expect(greeting!.ms).toBeGreaterThan(0);
+      expect(greeting!.errorCodes).toBeUndefined();
+      expect(badInput).toMatchObject({ operation: 'query', errorCodes: ['BAD_USER_INPUT'] });
+      expect(invalid).toMatchObject({ errorCodes: ['GRAPHQL_VALIDATION_FAILED'], msg: 'WS /graphql refused' });
+      // One socket: its operations share its id, numbered.
+      const [socketId] = greeting!.reqId.split('.');
+      expect([greeting, badInput, invalid].map((line) => line!.reqId)).toEqual([1, 2, 3].map((n) => `${socketId}.${n}`));
+      const metrics = await (await fetch(`${served.server.url}/metrics`)).text();
+      expect(metrics).toMatch(/^graphql_operations_total\{type="query",name="Greeting"\} 1$/m);
+      expect(metrics).toMatch(/^graphql_errors_total\{code="BAD_USER_INPUT"\} 1$/m);
+    } finally {
+      await client.dispose();
+      await served.close();
+    }
   });
 });
 

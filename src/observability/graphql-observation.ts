@@ -43,28 +43,34 @@ export function useGraphQLObservation({ logger, metrics, tracing }: ObservationO
     onExecutionResult({ result, context }) {
       if (!result || Symbol.asyncIterator in result) return;
       const errors = (result as { errors?: readonly GraphQLError[] }).errors;
-      if (!errors?.length) return;
-      const record = recordOf(context);
-      const codes: string[] = [];
-      for (const error of errors) {
-        const code = typeof error.extensions?.code === 'string' ? error.extensions.code : 'UNKNOWN';
-        if (!codes.includes(code)) codes.push(code);
-        metrics?.error(code);
-        const unexpected = causeOfMasked(error);
-        // A client that went away is no fault of the server's (logger.ts says it at debug level).
-        if (unexpected !== undefined && !isAbort(unexpected)) {
-          // A bug of the server's, not the client's: at error level, with the request's id and the stack.
-          const cause = (unexpected as { originalError?: unknown }).originalError ?? unexpected;
-          logger.error({ reqId: record?.id, err: cause, path: error.path?.join('.') }, `Unexpected error: ${(cause as Error)?.message ?? String(cause)}`);
-          markLogged(unexpected);
-        }
-      }
-      if (record) {
-        record.errorCodes = codes;
-        if (codes.includes('INTERNAL_SERVER_ERROR')) record.span?.setStatus({ code: SpanStatusCode.ERROR });
-      }
+      if (errors?.length) observeErrors(errors, recordOf(context), { logger, metrics });
     },
   };
+}
+
+/**
+ * What the errors of a result tell: their codes, counted and kept on the request's record, and the
+ * unexpected ones (masked for the client), logged once at error level with the request's id and
+ * the stack; a client that went away is no fault of the server's (logger.ts says it at debug
+ * level). For Yoga's onExecutionResult, and for the WebSocket path, which does not run it.
+ */
+export function observeErrors(errors: readonly GraphQLError[], record: RequestRecord | undefined, { logger, metrics }: Pick<ObservationOptions, 'logger' | 'metrics'>): void {
+  const codes = record?.errorCodes ?? [];
+  for (const error of errors) {
+    const code = typeof error.extensions?.code === 'string' ? error.extensions.code : 'UNKNOWN';
+    if (!codes.includes(code)) codes.push(code);
+    metrics?.error(code);
+    const unexpected = causeOfMasked(error);
+    if (unexpected !== undefined && !isAbort(unexpected)) {
+      const cause = (unexpected as { originalError?: unknown }).originalError ?? unexpected;
+      logger.error({ reqId: record?.id, err: cause, path: error.path?.join('.') }, `Unexpected error: ${(cause as Error)?.message ?? String(cause)}`);
+      markLogged(unexpected);
+    }
+  }
+  if (record) {
+    record.errorCodes = codes;
+    if (codes.includes('INTERNAL_SERVER_ERROR')) record.span?.setStatus({ code: SpanStatusCode.ERROR });
+  }
 }
 
 /**

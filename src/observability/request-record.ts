@@ -28,7 +28,14 @@ export function attachRecord(req: IncomingMessage, record: RequestRecord): void 
   (req as Recorded)[RECORD] = record;
 }
 
-/** The record of the request a GraphQL context belongs to; undefined for requests not served over HTTP (yoga.fetch in tests). */
+/**
+ * The initial context of an operation that came over WebSocket, which has no IncomingMessage of its
+ * own (src/ws/graphql-ws-server.ts): the record travels in the context itself.
+ */
+export const contextWithRecord = (record: RequestRecord): Record<symbol, RequestRecord> => ({ [RECORD]: record });
+
+/** The record of the request a GraphQL context belongs to; undefined for requests served neither over HTTP nor WebSocket (yoga.fetch in tests). */
 export function recordOf(context: unknown): RequestRecord | undefined {
-  return ((context as { req?: Recorded } | undefined)?.req)?.[RECORD];
+  const recorded = context as ({ req?: Recorded } & { [RECORD]?: RequestRecord }) | undefined;
+  return recorded?.[RECORD] ?? recorded?.req?.[RECORD];
 }

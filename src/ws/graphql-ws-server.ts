@@ -1,4 +1,5 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { GraphQLError, type ExecutionArgs, type ExecutionResult, type FormattedExecutionResult, type GraphQLFormattedError } from 'graphql';
 import type { OperationResult, Context as WsContext } from 'graphql-ws';
@@ -11,6 +12,12 @@ import { TooManyOperationsError } from '../graphql/errors.js';
 import type { ConnectionAuthentication } from '../graphql/plugins/authentication.js';
 import type { TrustedDocuments, TrustedParams } from '../graphql/plugins/trusted-documents.js';
 import type { Yoga } from '../graphql/yoga.js';
+import { requestIdOf } from '../http/request-id.js';
+import { observeErrors } from '../observability/graphql-observation.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { contextWithRecord, type RequestRecord } from '../observability/request-record.js';
+import type { Tracing } from '../observability/tracing.js';
 
 /** What graphql-ws needs of the app: the same Yoga, documents, tokens and response bound as HTTP. */
 export type GraphQLWsDeps = {
@@ -23,6 +30,8 @@ export type GraphQLWsDeps = {
   verifyToken: TokenVerifier | undefined;
   /** MAX_RESPONSE_BYTES, applied to each result sent (Yoga's onResultProcess does not run on this path). */
   fitResult(result: ExecutionResult): ExecutionResult;
+  /** Each operation gets a log line, its error codes counted and a span, as an HTTP request does. */
+  observability: { logger: Logger; metrics?: Metrics; tracing?: Tracing };
 };
 
 export type GraphQLWsServer = {
@@ -36,8 +45,18 @@ export type GraphQLWsServer = {
   close(deadline: number): Promise<void>;
 };
 
-/** One socket's own: its authentication, and the signal its operations' resolvers see, aborted when it closes. */
-type Connection = { authentication: ConnectionAuthentication; request: Request; closed: AbortController };
+/**
+ * One socket's own: its authentication, the signal its operations' resolvers see (aborted when it
+ * closes), its request id (the upgrade request's), and the records of its operations running now.
+ */
+type Connection = {
+  authentication: ConnectionAuthentication;
+  request: Request;
+  closed: AbortController;
+  id: string;
+  operationsSeen: number;
+  records: Map<string, RequestRecord>;
+};
 type ConnectionExtra = Extra & { connection?: Connection };
 type Ctx = WsContext<Record<string, unknown> | undefined, ConnectionExtra>;
 
@@ -61,6 +80,35 @@ export function serveGraphQLOverWebSocket(server: Server, deps: GraphQLWsDeps): 
   let closing = false;
   const sockets = new WebSocketServer({ noServer: true, maxPayload: deps.maxMessageBytes });
   const contexts = new Set<Ctx>();
+  const { logger, metrics, tracing } = deps.observability;
+
+  // The socket's id, sent back with the 101 as x-request-id; its operations' ids are `<id>.<n>`.
+  const socketIds = new WeakMap<IncomingMessage, string>();
+  sockets.on('headers', (headers: string[], request: IncomingMessage) => {
+    const id = requestIdOf(request);
+    socketIds.set(request, id);
+    headers.push(`x-request-id: ${id}`);
+  });
+
+  const startOperation = (ctx: Ctx, operationId: string): RequestRecord => {
+    const connection = ctx.extra.connection!;
+    connection.operationsSeen += 1;
+    const record: RequestRecord = { id: `${connection.id}.${connection.operationsSeen}`, startedAt: performance.now() };
+    if (tracing) record.span = tracing.startRequest('WS', path, ctx.extra.request.headers);
+    connection.records.set(operationId, record);
+    return record;
+  };
+  /** The operation's line and span, once, when it completes, fails or its socket closes. */
+  const endOperation = (ctx: Ctx, operationId: string, { aborted = false } = {}) => {
+    const records = ctx.extra.connection?.records;
+    const record = records?.get(operationId);
+    if (!record) return;
+    records!.delete(operationId);
+    record.span?.end();
+    const ms = Math.round((performance.now() - record.startedAt) * 100) / 100;
+    const { operationType: operation, operationName, errorCodes } = record;
+    logger.info({ reqId: record.id, method: 'WS', path, ms, operation, operationName, errorCodes, aborted: aborted || undefined }, `WS ${path} ${operation ?? 'refused'}`);
+  };
 
   const onUpgrade = (request: import('node:http').IncomingMessage, socket: Duplex, head: Buffer) => {
     const pathname = request.url?.split('?', 1)[0];
@@ -77,7 +125,14 @@ export function serveGraphQLOverWebSocket(server: Server, deps: GraphQLWsDeps): 
       async onConnect(ctx) {
         if (closing) return false;
         const closed = new AbortController();
-        const connection: Connection = { authentication: { claims: undefined }, request: new Request(`http://websocket${path}`, { method: 'POST', signal: closed.signal }), closed };
+        const connection: Connection = {
+          authentication: { claims: undefined },
+          request: new Request(`http://websocket${path}`, { method: 'POST', signal: closed.signal }),
+          closed,
+          id: socketIds.get(ctx.extra.request) ?? requestIdOf(ctx.extra.request),
+          operationsSeen: 0,
+          records: new Map(),
+        };
         ctx.extra.connection = connection;
         contexts.add(ctx as Ctx);
         if (!deps.verifyToken) return true;
@@ -94,9 +149,11 @@ export function serveGraphQLOverWebSocket(server: Server, deps: GraphQLWsDeps): 
       onClose(ctx) {
         contexts.delete(ctx as Ctx);
         ctx.extra.connection?.closed.abort();
+        for (const operationId of [...(ctx.extra.connection?.records.keys() ?? [])]) endOperation(ctx as Ctx, operationId, { aborted: true });
       },
-      async onSubscribe(ctx, _id, payload) {
+      async onSubscribe(ctx, id, payload) {
         const connection = ctx.extra.connection!;
+        const record = startOperation(ctx as Ctx, id);
         // The operation's id is in ctx.subscriptions already.
         if (Object.keys(ctx.subscriptions).length > config.maxOperationsPerConnection) return [new TooManyOperationsError(config.maxOperationsPerConnection)];
         let params: TrustedParams;
@@ -110,6 +167,7 @@ export function serveGraphQLOverWebSocket(server: Server, deps: GraphQLWsDeps): 
           params: params as GraphQLParams,
           connectionParams: ctx.connectionParams,
           connectionAuthentication: connection.authentication,
+          ...contextWithRecord(record),
         });
         let document;
         try {
@@ -130,8 +188,17 @@ export function serveGraphQLOverWebSocket(server: Server, deps: GraphQLWsDeps): 
       },
       execute: (args) => (args.rootValue as Enveloped).execute(args),
       subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
-      onNext: (_ctx, _id, _payload, _args, result) => withoutHttpDetails(deps.fitResult(result)),
-      onError: (_ctx, _id, _payload, errors) => errors.map(formatWithoutHttpDetails),
+      onNext: (ctx, id, _payload, _args, result) => {
+        if (result.errors?.length) observeErrors(result.errors, ctx.extra.connection?.records.get(id), { logger, metrics });
+        return withoutHttpDetails(deps.fitResult(result));
+      },
+      // Errors sent instead of a result (what onSubscribe refused: limits, documents), which end the operation.
+      onError: (ctx, id, _payload, errors) => {
+        observeErrors(errors, ctx.extra.connection?.records.get(id), { logger, metrics });
+        endOperation(ctx as Ctx, id);
+        return errors.map(formatWithoutHttpDetails);
+      },
+      onComplete: (ctx, id) => endOperation(ctx as Ctx, id),
     },
     sockets,
     config.keepAliveMs,
