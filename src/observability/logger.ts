@@ -70,7 +70,7 @@ class LineBatches {
     sonic.on('write', (bytes: number) => this.#wrote(bytes));
     sonic.on('drop', (text: string) => this.#wrote(Buffer.byteLength(text)));
     setInterval(() => this.#handOver(), FLUSH_EVERY_MS).unref();
-    exitFlushes.add(new WeakRef(this));
+    exitFlushes.add(this);
   }
 
   write(line: string): void {
@@ -106,12 +106,15 @@ class LineBatches {
   }
 }
 
-/** Every LineBatches of the process, written out synchronously when it exits (there is no event loop left then). */
-const exitFlushes = new Set<WeakRef<LineBatches>>();
+/**
+ * Every LineBatches of the process (one per logger writing to stdout: one per process, but for
+ * tests), written out synchronously when it exits: there is no event loop left then.
+ */
+const exitFlushes = new Set<LineBatches>();
 process.once('exit', () => {
   for (const batches of exitFlushes) {
     try {
-      batches.deref()?.flushSync();
+      batches.flushSync();
     } catch {
       // A destination already closed has nothing left to write.
     }
