@@ -15,18 +15,24 @@ const LOCK_NOT_AVAILABLE = '55P03'; // PostgreSQL's error when lock_timeout expi
 export const takeAdvisoryLocks =
   (timeoutMs: number) =>
   async (trx: Db, keys: readonly string[], deadline: number): Promise<void> => {
-    const remainingMs = Math.max(1, deadline - Date.now());
-    await sql`SELECT set_config('lock_timeout', ${`${remainingMs}ms`}, true)`.execute(trx);
+    const remainingMs = Math.max(1, Math.ceil(deadline - Date.now()));
+    // One round trip for the bound, the locks and the bound's end: three statements sent as one
+    // simple query, which takes no parameters, so the values are written in. Both are numbers made
+    // here (the ids are decimal bigints), never text from a client. SET LOCAL ends with the
+    // transaction even if the locks are not granted; the RESET keeps the bound from the work.
+    // unnest hands the ids over in the array's (sorted) order, and each row's lock is taken
+    // before the next row is read.
+    const statements = sql.raw(
+      `SET LOCAL lock_timeout = '${remainingMs}ms'; ` +
+        `SELECT count(pg_advisory_xact_lock(id)) FROM unnest('{${advisoryLockIds(keys).join(',')}}'::bigint[]) AS id; ` +
+        'RESET lock_timeout',
+    );
     try {
-      // One statement for all the keys, however many: unnest hands the ids over in the array's
-      // (sorted) order, and each row's lock is taken before the next row is read.
-      await sql`SELECT count(pg_advisory_xact_lock(id)) FROM unnest(${advisoryLockIds(keys)}::bigint[]) AS id`.execute(trx);
+      await statements.execute(trx);
     } catch (error) {
       if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) throw new LockTimeoutError(timeoutMs);
       throw error;
     }
-    // The bound is for the wait on other replicas only, not for the work that follows.
-    await sql`RESET lock_timeout`.execute(trx);
   };
 
 /**
