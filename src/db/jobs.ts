@@ -144,13 +144,13 @@ export class ClaimsVoidedError extends Error {
 
 /**
  * Records the outcomes of items of one job and counts them on the job, in the caller's
- * transaction, in two statements whatever their number (the outcomes travel as one JSON
- * parameter); `claimed_by` stays, to tell which worker ran each item. Only items still RUNNING for
- * `workerId` are written, and their rows are locked until commit (a recovery waits, then finds them
- * finished); if any is not, throws ClaimsVoidedError and the caller rolls back. So the claim is
- * checked in the statement that records the outcome, not in one of its own before the work. The
- * job ends when done + cancelled reaches total: FAILED if any item ran out of attempts, else
- * CANCELLED if cancelJob ran, else SUCCEEDED.
+ * transaction, in one statement on PostgreSQL and two on SQLite, whatever their number (the
+ * outcomes travel as one JSON parameter); `claimed_by` stays, to tell which worker ran each item.
+ * Only items still RUNNING for `workerId` are written, and their rows are locked until commit (a
+ * recovery waits, then finds them finished); if any is not, throws ClaimsVoidedError and the
+ * caller rolls back. So the claim is checked in the statement that records the outcome, not in one
+ * of its own before the work. The job ends when done + cancelled reaches total: FAILED if any item
+ * ran out of attempts, else CANCELLED if cancelJob ran, else SUCCEEDED.
  */
 export async function completeItems(trx: Db, jobId: number, completed: readonly CompletedItem[], workerId: string): Promise<JobRow> {
   // The ids are also matched as a list: PostgreSQL cannot see how few rows the JSON holds, and
@@ -161,30 +161,11 @@ export async function completeItems(trx: Db, jobId: number, completed: readonly 
       : { id: item.id, status: 'SUCCEEDED', transfer_id: outcome.transferId, error_code: null, error_message: null, attempts: item.attempts },
   );
   const json = JSON.stringify(rows);
-  const { rows: written } = await (isPostgres(trx)
-    ? sql<{ id: number }>`
-        UPDATE job_items AS item SET status = o.status, transfer_id = o.transfer_id, error_code = o.error_code, error_message = o.error_message, attempts = o.attempts
-        FROM json_to_recordset(${json}::json) AS o(id integer, status text, transfer_id integer, error_code text, error_message text, attempts integer)
-        WHERE item.id = o.id AND ${inList(trx, 'item.id', rows.map((row) => row.id))} AND item.status = 'RUNNING' AND item.claimed_by = ${workerId}
-        RETURNING item.id
-      `
-    : sql<{ id: number }>`
-        UPDATE job_items SET status = o.status, transfer_id = o.transfer_id, error_code = o.error_code, error_message = o.error_message, attempts = o.attempts
-        FROM (
-          SELECT value ->> 'id' AS id, value ->> 'status' AS status, value ->> 'transfer_id' AS transfer_id,
-                 value ->> 'error_code' AS error_code, value ->> 'error_message' AS error_message, value ->> 'attempts' AS attempts
-          FROM json_each(${json})
-        ) AS o
-        WHERE job_items.id = o.id AND job_items.status = 'RUNNING' AND job_items.claimed_by = ${workerId}
-        RETURNING job_items.id
-      `
-  ).execute(trx);
-  if (written.length !== rows.length) throw new ClaimsVoidedError(jobId);
   const failed = completed.filter(({ outcome }) => 'error' in outcome).length;
   const exhausted = completed.filter(({ outcome }) => 'error' in outcome && outcome.exhausted).length;
   const done = completed.length;
   const finishedAt = new Date().toISOString();
-  const { rows: [job] } = await sql<JobRow>`
+  const countOnJob = sql`
     UPDATE jobs SET
       done = done + ${done},
       failed = failed + ${failed},
@@ -192,10 +173,46 @@ export async function completeItems(trx: Db, jobId: number, completed: readonly 
       status = CASE WHEN done + ${done} + cancelled >= total THEN ${finalStatus(sql`exhausted + ${exhausted}`)} ELSE status END,
       finished_at = CASE WHEN done + ${done} + cancelled >= total THEN ${finishedAt} ELSE finished_at END
     WHERE id = ${jobId}
-    RETURNING *
-  `.execute(trx);
-  if (!job) throw new Error(`Job ${jobId} is gone while its items ran.`);
+  `;
+  let job: JobRow | undefined;
+  let written = 0;
+  if (isPostgres(trx)) {
+    // One statement (one round trip inside the batch's locks): the items, then the job's counters.
+    const { rows: [result] } = await sql<JobRow & { written: number }>`
+      WITH written AS (
+        UPDATE job_items AS item SET status = o.status, transfer_id = o.transfer_id, error_code = o.error_code, error_message = o.error_message, attempts = o.attempts
+        FROM json_to_recordset(${json}::json) AS o(id integer, status text, transfer_id integer, error_code text, error_message text, attempts integer)
+        WHERE item.id = o.id AND ${inList(trx, 'item.id', rows.map((row) => row.id))} AND item.status = 'RUNNING' AND item.claimed_by = ${workerId}
+        RETURNING item.id
+      )
+      ${countOnJob}
+      RETURNING *, (SELECT count(*) FROM written)::integer AS written
+    `.execute(trx);
+    if (!result) throw new JobGoneError(jobId);
+    ({ written, ...job } = result);
+  } else {
+    ({ rows: { length: written } } = await sql`
+      UPDATE job_items SET status = o.status, transfer_id = o.transfer_id, error_code = o.error_code, error_message = o.error_message, attempts = o.attempts
+      FROM (
+        SELECT value ->> 'id' AS id, value ->> 'status' AS status, value ->> 'transfer_id' AS transfer_id,
+               value ->> 'error_code' AS error_code, value ->> 'error_message' AS error_message, value ->> 'attempts' AS attempts
+        FROM json_each(${json})
+      ) AS o
+      WHERE job_items.id = o.id AND job_items.status = 'RUNNING' AND job_items.claimed_by = ${workerId}
+      RETURNING job_items.id
+    `.execute(trx));
+    if (written === rows.length) ({ rows: [job] } = await sql<JobRow>`${countOnJob} RETURNING *`.execute(trx));
+  }
+  if (written !== rows.length) throw new ClaimsVoidedError(jobId);
+  if (!job) throw new JobGoneError(jobId);
   return job;
+}
+
+/** A bug: a job's row deleted while its items ran (retention deletes only finished jobs). */
+class JobGoneError extends Error {
+  constructor(jobId: number) {
+    super(`Job ${jobId} is gone while its items ran.`);
+  }
 }
 
 /** The status a job ends in, given its count of exhausted items: FAILED wins over CANCELLED. */
