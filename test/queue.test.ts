@@ -3,6 +3,7 @@ import { createApp } from '../src/app.js';
 import { defaultQueue } from '../src/config.js';
 import { createDb } from '../src/db/connect.js';
 import type { Db } from '../src/db/database.js';
+import { deferred } from '../src/deferred.js';
 import { databases } from './helpers/databases.js';
 import { createTestApp, errorCodes, graphqlRequest, testConfig, type TestApp } from './helpers/graphql.js';
 import { lastJob, progress, randomItems, submit } from './helpers/jobs.js';
@@ -164,6 +165,30 @@ describe.each(databases)('cancelJob on $name', (database) => {
       const again = await app.request(`mutation { cancelJob(id: "${id}") { status done finishedAt } }`);
       expect(again.body.data?.cancelJob).toEqual({ status: 'CANCELLED', done: final.done, finishedAt: final.finishedAt });
       await cancelled;
+    } finally {
+      await app.dispose();
+    }
+  });
+});
+
+describe.each(databases)('a batch of the queue on $name', (database) => {
+  it('applies 50 items in one transaction of a fixed number of statements: 6 on PostgreSQL, 7 on SQLite', async () => {
+    const finished = deferred();
+    const app = await createTestApp(database, { config: { queue: { ...defaultQueue, concurrency: 1, batchSize: 50 } }, queueHooks: { onJobFinished: () => finished.resolve() } });
+    try {
+      app.resetStatements();
+      const { body } = await app.request(submit, { items: randomItems(50, 100, 1) });
+      expect(body.errors).toBeUndefined();
+      await finished.promise;
+      // The batch's transaction: from the begin before its insert of transfers to the commit after.
+      const statements = app.statements.filter((statement) => !/queue_workers/.test(statement));
+      const insert = statements.findIndex((statement) => /insert into transfers/i.test(statement));
+      const begin = statements.slice(0, insert).findLastIndex((statement) => /^begin/i.test(statement));
+      const commit = insert + statements.slice(insert).findIndex((statement) => /^commit/i.test(statement));
+      const batch = statements.slice(begin, commit + 1);
+      // begin; the advisory locks (one round trip); the accounts; balances and transfers; outcomes and the job's counters; commit.
+      expect(batch).toHaveLength(database.name === 'postgres' ? 6 : 7);
+      expect(statements.filter((statement) => /insert into transfers/i.test(statement))).toHaveLength(1);
     } finally {
       await app.dispose();
     }
