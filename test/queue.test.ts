@@ -4,11 +4,14 @@ import { defaultQueue } from '../src/config.js';
 import { createDb } from '../src/db/connect.js';
 import type { Db } from '../src/db/database.js';
 import { deferred } from '../src/deferred.js';
-import { databases } from './helpers/databases.js';
+import { PostgresJobEvents } from '../src/queue/job-events.js';
+import { PROGRESS_INTERVAL_MS } from '../src/queue/job-watchers.js';
+import { databases, postgres, postgresUrlOf } from './helpers/databases.js';
 import { createTestApp, errorCodes, graphqlRequest, testConfig, type TestApp } from './helpers/graphql.js';
 import { lastJob, progress, randomItems, submit } from './helpers/jobs.js';
 import { serve } from './helpers/server.js';
 import { subscribe } from './helpers/sse.js';
+import { waitFor } from './helpers/wait-for.js';
 
 const watch = (app: TestApp, id: string) => subscribe(app.yoga.fetch.bind(app.yoga), 'http://yoga/graphql', progress, { id });
 
@@ -191,6 +194,48 @@ describe.each(databases)('a batch of the queue on $name', (database) => {
       expect(statements.filter((statement) => /insert into transfers/i.test(statement))).toHaveLength(1);
     } finally {
       await app.dispose();
+    }
+  });
+});
+
+describe.skipIf(!postgres)("a job's changes told across replicas (NOTIFY)", () => {
+  it('tells progress at most once an interval, the last step at its end, and anything else at once', async () => {
+    const created = await postgres!.create();
+    const notifies: string[] = [];
+    const db = createDb(created.config, { onQuery: (statement) => void (/pg_notify/.test(statement) && notifies.push(statement)) });
+    const connection = { connectionString: postgresUrlOf(created) };
+    const publisher = new PostgresJobEvents(db, connection);
+    const listener = new PostgresJobEvents(db, connection);
+    try {
+      await listener.start();
+      const heard: number[] = [];
+      let hear = deferred();
+      listener.onJobChanged(7, () => (heard.push(performance.now()), hear.resolve()));
+      const startedAt = performance.now();
+      for (let step = 0; step < 20; step += 1) publisher.publishJobChanged(7, { coalesce: true });
+      await hear.promise;
+      hear = deferred();
+      await hear.promise;
+      // Twenty steps: one NOTIFY at once, one for the rest at the interval's end. (A statement is
+      // logged once its answer is in, which may come after the notification it sent.)
+      await waitFor(async () => notifies.length >= 2);
+      expect(notifies).toHaveLength(2);
+      expect(heard[1]! - startedAt).toBeGreaterThanOrEqual(PROGRESS_INTERVAL_MS - 5);
+      // The job's end is told at once, even within an interval.
+      publisher.publishJobChanged(7, { coalesce: true });
+      hear = deferred();
+      await hear.promise;
+      hear = deferred();
+      publisher.publishJobChanged(7);
+      await hear.promise;
+      await waitFor(async () => notifies.length >= 4);
+      expect(notifies).toHaveLength(4);
+      expect(heard[3]! - heard[2]!).toBeLessThan(PROGRESS_INTERVAL_MS);
+    } finally {
+      await publisher.close();
+      await listener.close();
+      await db.destroy();
+      await created.drop();
     }
   });
 });
