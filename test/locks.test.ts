@@ -178,6 +178,14 @@ describe('advisory lock ids', () => {
     expect(advisoryLockIds(['a', 'b'])).toEqual(advisoryLockIds(['b', 'a']));
     expect(advisoryLockIds(['x'])).toHaveLength(1);
   });
+
+  it('are the same read from the cache as hashed', () => {
+    const cache = new Map<string, bigint>();
+    const keys = Array.from({ length: 100 }, (_, i) => `account:${i}`);
+    expect(advisoryLockIds(keys, cache)).toEqual(advisoryLockIds(keys));
+    expect(cache.size).toBe(100);
+    expect(advisoryLockIds(keys, cache)).toEqual(advisoryLockIds(keys));
+  });
 });
 
 
