@@ -202,6 +202,8 @@ export async function completeItems(trx: Db, jobId: number, completed: readonly 
     if (!result) throw new JobGoneError(jobId);
     ({ written, ...job } = result);
   } else {
+    // The unary + keeps SQLite from driving the join by job_items_running (every item this worker
+    // runs, each matched against a scan of the JSON): the items are looked up by id instead.
     ({ rows: { length: written } } = await sql`
       UPDATE job_items SET status = o.status, transfer_id = o.transfer_id, error_code = o.error_code, error_message = o.error_message, attempts = o.attempts
       FROM (
@@ -209,7 +211,7 @@ export async function completeItems(trx: Db, jobId: number, completed: readonly 
                value ->> 'error_code' AS error_code, value ->> 'error_message' AS error_message, value ->> 'attempts' AS attempts
         FROM json_each(${json})
       ) AS o
-      WHERE job_items.id = o.id AND job_items.status = 'RUNNING' AND job_items.claimed_by = ${workerId}
+      WHERE job_items.id = o.id AND +job_items.status = 'RUNNING' AND +job_items.claimed_by = ${workerId}
       RETURNING job_items.id
     `.execute(trx));
     if (written === rows.length) ({ rows: [job] } = await sql<JobRow>`${countOnJob} RETURNING *`.execute(trx));
