@@ -1,6 +1,4 @@
-import { setTimeout } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ItemsFault } from '../src/bank/job-items.js';
 import { createApp } from '../src/app.js';
 import { defaultQueue } from '../src/config.js';
 import { createDb } from '../src/db/connect.js';
@@ -194,30 +192,6 @@ describe.each(databases)('a batch of the queue on $name', (database) => {
       // begin; the advisory locks (one round trip); the accounts; balances and transfers; outcomes and the job's counters; commit.
       expect(batch).toHaveLength(database.name === 'postgres' ? 6 : 7);
       expect(statements.filter((statement) => /insert into transfers/i.test(statement))).toHaveLength(1);
-    } finally {
-      await app.dispose();
-    }
-  });
-});
-
-describe.skipIf(!postgres)('batches of a job on PostgreSQL', () => {
-  it('run at the same time when their accounts are apart: the claims pass over items that meet a running batch', async () => {
-    let entered = 0;
-    const second = deferred();
-    // The first batch waits, inside its locks, for another batch to get inside its own (5 s at most).
-    const itemsFault: ItemsFault = async () => {
-      entered += 1;
-      if (entered === 1) await Promise.race([second.promise, setTimeout(5_000)]);
-      else second.resolve();
-    };
-    const app = await createTestApp(postgres!, { config: { queue: { ...defaultQueue, concurrency: 4, batchSize: 50 } }, itemsFault });
-    try {
-      const startedAt = performance.now();
-      const { body } = await app.request(submit, { items: randomItems(400, 1000, 1) });
-      expect(lastJob(await watch(app, body.data?.submitTransfers.id))).toMatchObject({ status: 'SUCCEEDED', done: 400 });
-      // Random batches of 50 among 1,000 accounts (~95 accounts each) meet one another almost surely:
-      // taken in id order, the others waited for the first's locks, and the first for its 5 s.
-      expect(performance.now() - startedAt).toBeLessThan(4_000);
     } finally {
       await app.dispose();
     }

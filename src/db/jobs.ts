@@ -89,29 +89,18 @@ export async function findJobItems(db: Db, jobId: number, offset: number, limit:
  * PostgreSQL, `FOR UPDATE SKIP LOCKED` hands each pending item to one claimer even when several
  * replicas ask at the same moment; on SQLite, the one writer makes the single statement atomic.
  * Returned in id order.
- *
- * On PostgreSQL the claim first passes over items that name an account of a running item (of any
- * worker, on any replica): their batch would wait for that one's account locks, and batches of
- * random transfers among a thousand accounts nearly always share one, so that every batch ran after
- * the one before it. Passing over them lets batches whose accounts are apart run at once. It is a
- * choice of items, not a lock (two claims at one moment may still pick batches that meet, which
- * then wait for each other's locks as before): only when every pending item meets a running one are
- * they claimed all the same. SQLite runs one transaction at a time: nothing to gain there.
  */
 export async function claimItemsOfJob(db: Db, workerId: string, jobId: number, limit: number, now = new Date()): Promise<JobItemRow[]> {
-  const claim = (apart: boolean) => sql<JobItemRow>`
-    ${apart ? sql`WITH busy AS (SELECT from_id AS account FROM job_items WHERE status = 'RUNNING' UNION SELECT to_id FROM job_items WHERE status = 'RUNNING') ` : sql``}
+  const skipLocked = isPostgres(db) ? sql` FOR UPDATE SKIP LOCKED` : sql``;
+  const { rows } = await sql<JobItemRow>`
     UPDATE job_items SET status = 'RUNNING', claimed_by = ${workerId}
     WHERE id IN (
       SELECT id FROM job_items
       WHERE job_id = ${jobId} AND status = 'PENDING' AND (run_after IS NULL OR run_after <= ${now.toISOString()})
-        ${apart ? sql`AND from_id NOT IN (SELECT account FROM busy) AND to_id NOT IN (SELECT account FROM busy)` : sql``}
-      ORDER BY id LIMIT ${limit}${isPostgres(db) ? sql` FOR UPDATE SKIP LOCKED` : sql``}
+      ORDER BY id LIMIT ${limit}${skipLocked}
     )
     RETURNING *
   `.execute(db);
-  let { rows } = await claim(isPostgres(db));
-  if (rows.length === 0 && isPostgres(db)) ({ rows } = await claim(false));
   return rows.sort((a, b) => a.id - b.id);
 }
 

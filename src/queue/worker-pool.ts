@@ -1,5 +1,4 @@
 import type { Logger } from '../observability/logger.js';
-import { Mutex } from 'async-mutex';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
@@ -93,7 +92,6 @@ export class WorkerPool {
   #running = 0;
   /** Whose turn it is among the unfinished jobs; shared by this process's workers. */
   #turn = 0;
-  readonly #claiming = new Mutex();
   /** The unfinished jobs as last read, with the wake-up count and the time of the read. */
   #activeJobs: { ids: number[]; wakes: number; readAt: number } | undefined;
   /** The last job this process marked RUNNING (QUEUED → RUNNING happens once per job). */
@@ -234,13 +232,7 @@ export class WorkerPool {
    * A batch of the next job in turn that has items to run: each claim moves the turn on, so two
    * jobs pending at once both progress, whatever their sizes and whichever came first.
    */
-  #claim(): Promise<JobItemRow[]> {
-    // One claim at a time in this process: each then sees the items the one before it claimed as
-    // running, and passes over their accounts (claimItemsOfJob), which claims at one moment could not.
-    return this.#claiming.runExclusive(() => this.#claimNext());
-  }
-
-  async #claimNext(): Promise<JobItemRow[]> {
+  async #claim(): Promise<JobItemRow[]> {
     const jobs = await this.#activeJobIds();
     for (let tried = 0; tried < jobs.length && !this.#stopping; tried += 1) {
       const jobId = jobs[this.#turn++ % jobs.length]!;
