@@ -1,11 +1,11 @@
 // Where a queue job's time goes, in one process (no HTTP, no subscription): our app (createApp, from
 // src/ of this checkout or of DIR) with QUEUE_CONCURRENCY workers on a fresh PostgreSQL database,
-// one job of N random transfers among accounts 1..1000. Prints items/s; CPU per item of this
+// one job of N random transfers among accounts 1..1000 (or 1..--accounts). Prints items/s; CPU per item of this
 // process and of its PostgreSQL backends (/proc/<pid>/stat); the statements per batch, by text;
 // and how many batches held their account keys at once (time-weighted mean and most): batches that
 // always meet run one after the other, whatever the workers. Run it pinned as the bench pins servers:
 //
-//   taskset -c 0 npx tsx bench/queue-probe.ts [--concurrency 4] [--items 10000] [--batch 100] [--dir DIR]
+//   taskset -c 0 npx tsx bench/queue-probe.ts [--concurrency 4] [--items 10000] [--accounts 1000] [--batch 100] [--dir DIR]
 //
 // DIR: another checkout of the repository (with node_modules), for a before/after in one session.
 // It prints one JSON line, then the statements.
@@ -16,10 +16,11 @@ import pg from 'pg';
 import { cpuMsOf } from './cpu-ticks.js';
 import { PG_ADMIN_URL } from './pgdb.js';
 
-const { values } = parseArgs({ options: { concurrency: { type: 'string', default: '4' }, items: { type: 'string', default: '10000' }, batch: { type: 'string' }, dir: { type: 'string', default: resolve(import.meta.dirname, '..') } } });
+const { values } = parseArgs({ options: { concurrency: { type: 'string', default: '4' }, items: { type: 'string', default: '10000' }, accounts: { type: 'string', default: '1000' }, batch: { type: 'string' }, dir: { type: 'string', default: resolve(import.meta.dirname, '..') } } });
 const dir = resolve(values.dir!);
 const concurrency = Number(values.concurrency);
 const items = Number(values.items);
+const accounts = Number(values.accounts);
 
 /** How many holders at once, time-weighted, and the most. */
 class Occupancy {
@@ -89,8 +90,8 @@ try {
   });
   try {
     const transfers = Array.from({ length: items }, () => {
-      const from = 1 + Math.floor(Math.random() * 1000);
-      const to = 1 + ((from + Math.floor(Math.random() * 999)) % 1000);
+      const from = 1 + Math.floor(Math.random() * accounts);
+      const to = 1 + ((from + Math.floor(Math.random() * (accounts - 1))) % accounts);
       return { fromId: String(from), toId: String(to), amount: 1 + Math.floor(Math.random() * 10) };
     });
     const backends = async () => (await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [database.name])).rows.map((row) => row.pid);
@@ -112,6 +113,7 @@ try {
       JSON.stringify({
         dir,
         concurrency,
+        accounts,
         batchSize: app.config.queue.batchSize,
         items,
         job: row,
