@@ -70,6 +70,8 @@ const { createApp } = (await import(`${dir}/src/app.ts`)) as typeof import('../s
 const { loadConfig } = (await import(`${dir}/src/config.ts`)) as typeof import('../src/config.js');
 const { createPostgresDatabase } = (await import(`${dir}/test/helpers/postgres-database.ts`)) as typeof import('../test/helpers/postgres-database.js');
 
+// Piped into `head`, stdout closes early: the database must still be dropped.
+process.stdout.on('error', () => undefined);
 const database = await createPostgresDatabase(PG_ADMIN_URL, 'probe');
 const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
 await admin.connect();
