@@ -58,6 +58,8 @@ export type StartOptions = {
   logFile: string;
   cwd: string;
   readyTimeoutMs?: number;
+  /** The core the server is pinned to (SERVER_CORE unless told: queue mode spreads replicas). */
+  core?: number;
 };
 
 const live = new Set<ChildProcess>();
@@ -93,7 +95,8 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
   const preloads = [...(options.probe ? ['--import', options.probe] : []), ...(options.script.endsWith('.ts') ? ['--import', 'tsx'] : [])];
   // taskset execs node in place (no fork), so child.pid is the node process whose VmHWM we read,
   // and the IPC channel (an inherited fd) reaches node itself.
-  const child = spawn('taskset', ['-c', String(SERVER_CORE), process.execPath, ...(options.nodeArgs ?? []), ...preloads, options.script], {
+  const core = options.core ?? SERVER_CORE;
+  const child = spawn('taskset', ['-c', String(core), process.execPath, ...(options.nodeArgs ?? []), ...preloads, options.script], {
     cwd: options.cwd,
     env: { ...inherited, NODE_ENV: 'production', ...options.env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', log, log, ...(options.probe ? (['ipc'] as const) : [])],
@@ -115,7 +118,7 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
 
   try {
     await waitForHealth(url, child, options.readyTimeoutMs ?? 30_000);
-    assertIsPinnedNode(pid);
+    assertIsPinnedNode(pid, core);
   } catch (error) {
     await stop(500);
     throw new Error(`${options.name} did not start: ${(error as Error).message}\n--- log ${options.logFile} ---\n${tail(options.logFile)}`);
@@ -170,11 +173,11 @@ async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number
 }
 
 /** Guards the memory figure: it must be node's own process, on the server core, not a wrapper. */
-function assertIsPinnedNode(pid: number): void {
+function assertIsPinnedNode(pid: number, core: number): void {
   const argv0 = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
   if (argv0 !== process.execPath) throw new Error(`PID ${pid} runs ${argv0}, not ${process.execPath}`);
   const cpus = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  if (cpus !== String(SERVER_CORE)) throw new Error(`PID ${pid} may run on CPUs ${cpus}, not only ${SERVER_CORE}`);
+  if (cpus !== String(core)) throw new Error(`PID ${pid} may run on CPUs ${cpus}, not only ${core}`);
 }
 
 export function tail(file: string, lines = 20): string {

@@ -16,11 +16,15 @@ import { finishReport } from './report.js';
 import { ids, randomTransfer, SEED_ACCOUNTS, SEED_TOTAL, type Check } from './scenarios.js';
 import { startOurs } from './targets.js';
 
-type Setup = { database: 'sqlite' | 'postgres'; replicas: number };
+/** `spread`: replica i pinned to core i (else every server on SERVER_CORE). */
+type Setup = { database: 'sqlite' | 'postgres'; replicas: number; spread?: boolean };
 const SETUPS: readonly Setup[] = [
   { database: 'sqlite', replicas: 1 },
   { database: 'postgres', replicas: 1 },
   { database: 'postgres', replicas: 2 },
+  // On a machine of two cores PostgreSQL shares them with the servers: what separate cores give
+  // is the model in bench/README.md (CPU per item), this row only its direction.
+  { database: 'postgres', replicas: 2, spread: true },
 ];
 /** A job that has not finished by then is reported as such (and its figure is void). */
 const JOB_TIMEOUT_S = 240;
@@ -54,7 +58,7 @@ export async function runQueueMode(settings: Settings, mode: ModeContext): Promi
     `Command: ${mode.command}${mode.oursNote}`,
     `One job of ${settings.items.toLocaleString('en-US')} random transfers among accounts 1..${ACCOUNTS} (amount 1..10), submitted in one request through variables; ` +
       `QUEUE_CONCURRENCY ${settings.concurrency.join(', ')}; SQLite (one process, a fresh file) and PostgreSQL ${version} (a fresh database per run, dropped after; not pinned) ` +
-      `with 1 and 2 replicas, both running workers (2 replicas: twice the workers), every server pinned to core ${SERVER_CORE}. ` +
+      `with 1 and 2 replicas, both running workers (2 replicas: twice the workers), every server pinned to core ${SERVER_CORE}, and 2 replicas on cores 0 and 1 ("spread"). ` +
       `Timed from the submit response to the jobProgress event (SSE, on replica 1) with the final status; items/s = items / that time. ${settings.rounds} round(s).`,
   ].join('\n');
   console.log(`${header}\nLogs in ${mode.context.workDir}\n`);
@@ -85,13 +89,13 @@ export async function runQueueMode(settings: Settings, mode: ModeContext): Promi
   ], checks, elapsedS);
 }
 
-const label = (s: Setup) => (s.database === 'sqlite' ? 'SQLite' : `PostgreSQL x${s.replicas}`);
+const label = (s: Setup) => (s.database === 'sqlite' ? 'SQLite' : `PostgreSQL x${s.replicas}${s.spread ? ' spread' : ''}`);
 
 async function runOne(setup: Setup, concurrency: number, round: number, items: number, context: ModeContext['context']): Promise<QueueRecord> {
   const record: QueueRecord = { ...setup, concurrency, round, items, peakRssMb: [], checks: [] };
   let database: BenchDatabase | undefined;
   let servers: ServerProcess[] = [];
-  const tag = `queue-${setup.database}-x${setup.replicas}-c${concurrency}-r${round}`;
+  const tag = `queue-${setup.database}-x${setup.replicas}${setup.spread ? '-spread' : ''}-c${concurrency}-r${round}`;
   try {
     let url: string;
     if (setup.database === 'postgres') {
@@ -101,7 +105,7 @@ async function runOne(setup: Setup, concurrency: number, round: number, items: n
       url = `file:${join(context.workDir, `${tag}.sqlite`)}`;
     }
     const started = await Promise.allSettled(
-      Array.from({ length: setup.replicas }, (_, index) => startOurs(context, { tag: `${tag}-replica${index + 1}`, databaseUrl: url, queueConcurrency: concurrency })),
+      Array.from({ length: setup.replicas }, (_, index) => startOurs(context, { tag: `${tag}-replica${index + 1}`, databaseUrl: url, queueConcurrency: concurrency, core: setup.spread ? index : undefined })),
     );
     servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     const refused = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
@@ -217,7 +221,7 @@ async function failedItemCodes(baseUrl: string, jobId: string, items: number): P
 }
 
 function progressLine(r: QueueRecord): string {
-  const what = `[round ${r.round}] ${label(r).padEnd(15)} QUEUE_CONCURRENCY ${String(r.concurrency).padEnd(3)}`;
+  const what = `[round ${r.round}] ${label(r).padEnd(22)} QUEUE_CONCURRENCY ${String(r.concurrency).padEnd(3)}`;
   if (r.failure) return `${what} FAILED: ${r.failure}`;
   const checks = r.checks.map((c) => `; ${c.name}: ${c.pass ? 'PASS' : 'FAIL'} (${c.detail})`).join('');
   return `${what} ${(r.items / r.seconds!).toFixed(0).padStart(6)} items/s  ${r.seconds!.toFixed(1)} s  CPU/item ${cpuPerItem(r)}  body ${(r.bodyBytes! / 1000).toFixed(0)} KB  ${r.events} events  RSS ${r.peakRssMb.map((m) => m.toFixed(0)).join('+')} MB${checks}`;
@@ -225,13 +229,13 @@ function progressLine(r: QueueRecord): string {
 
 function renderTable(records: readonly QueueRecord[]): string {
   const lines = [
-    '| database | replicas | concurrency (per replica) | items | items/s | seconds | CPU per item: servers + PostgreSQL (µs) | failed items | peak RSS per replica (MB) | checks |',
+    '| database | replicas (cores) | concurrency (per replica) | items | items/s | seconds | CPU per item: servers + PostgreSQL (µs) | failed items | peak RSS per replica (MB) | checks |',
     '|---|---:|---:|---:|---:|---:|---|---:|---|---|',
   ];
   for (const r of records) {
     const ok = !r.failure && r.seconds !== undefined;
     lines.push(
-      `| ${r.database === 'sqlite' ? 'SQLite' : 'PostgreSQL'} | ${r.replicas} | ${r.concurrency} | ${r.items} | ${ok ? (r.items / r.seconds!).toFixed(0) : '-'} | ${ok ? r.seconds!.toFixed(1) : '-'} | ${ok ? cpuPerItem(r) : '-'} | ${r.failedItems ?? '-'} | ${r.peakRssMb.map((m) => m.toFixed(0)).join(' / ') || '-'} | ${r.failure ? `FAILED: ${r.failure.split('\n')[0]!.replaceAll('|', '\\|')}` : r.checks.every((c) => c.pass) ? 'PASS' : 'FAIL'} |`,
+      `| ${r.database === 'sqlite' ? 'SQLite' : 'PostgreSQL'} | ${r.replicas} (${r.spread ? Array.from({ length: r.replicas }, (_, i) => i).join(', ') : SERVER_CORE}) | ${r.concurrency} | ${r.items} | ${ok ? (r.items / r.seconds!).toFixed(0) : '-'} | ${ok ? r.seconds!.toFixed(1) : '-'} | ${ok ? cpuPerItem(r) : '-'} | ${r.failedItems ?? '-'} | ${r.peakRssMb.map((m) => m.toFixed(0)).join(' / ') || '-'} | ${r.failure ? `FAILED: ${r.failure.split('\n')[0]!.replaceAll('|', '\\|')}` : r.checks.every((c) => c.pass) ? 'PASS' : 'FAIL'} |`,
     );
   }
   return lines.join('\n');

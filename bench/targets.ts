@@ -93,11 +93,12 @@ function copyDatabase(from: string, to: string): void {
 /** Our server with a given database and queue settings (the postgres and queue modes). */
 export function startOurs(
   context: Pick<TargetContext, 'builds' | 'workDir'>,
-  { tag, databaseUrl, queueConcurrency }: { tag: string; databaseUrl: string; queueConcurrency: number },
+  { tag, databaseUrl, queueConcurrency, core }: { tag: string; databaseUrl: string; queueConcurrency: number; core?: number },
 ): Promise<ServerProcess> {
   const options = oursOptions(context.builds, databaseUrl);
   return startServer({
     ...options,
+    core,
     name: `ours [${tag}]`,
     logFile: join(context.workDir, `${tag}.log`),
     probe: context.builds.probe,

@@ -211,7 +211,7 @@ export const defaultDocuments: DocumentsConfig = {
 
 const DAY_MS = 86_400_000;
 
-export const defaultQueue: QueueConfig = { concurrency: 4, batchSize: 50, maxPending: 100_000, itemWorkMs: 0, maxAttempts: 5, retryBaseMs: 1_000, retentionMs: 7 * DAY_MS };
+export const defaultQueue: QueueConfig = { concurrency: 4, batchSize: 100, maxPending: 100_000, itemWorkMs: 0, maxAttempts: 5, retryBaseMs: 1_000, retentionMs: 7 * DAY_MS };
 
 export const defaultSubscriptions: SubscriptionsConfig = { maxOpen: 5_000, eventsPerSecond: 1_000 };
 

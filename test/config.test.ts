@@ -14,7 +14,7 @@ describe('configuration', () => {
   });
 
   it('reads the queue settings, QUEUE_RETENTION as milliseconds or with a unit, and refuses a retention it cannot read', () => {
-    expect(loadConfig({}).queue).toMatchObject({ batchSize: 50, maxAttempts: 5, retryBaseMs: 1_000, retentionMs: 7 * 86_400_000 });
+    expect(loadConfig({}).queue).toMatchObject({ batchSize: 100, maxAttempts: 5, retryBaseMs: 1_000, retentionMs: 7 * 86_400_000 });
     expect(loadConfig({ QUEUE_RETENTION: '12h', QUEUE_MAX_ATTEMPTS: '3' }).queue).toMatchObject({ retentionMs: 43_200_000, maxAttempts: 3 });
     expect(loadConfig({ QUEUE_RETENTION: '90000' }).queue.retentionMs).toBe(90_000);
     expect(loadConfig({ QUEUE_RETENTION: '30m' }).queue.retentionMs).toBe(1_800_000);

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { setTimeout } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../src/db/connect.js';
@@ -177,6 +178,14 @@ describe('advisory lock ids', () => {
     expect(advisoryLockIds(['a', 'b'])).toEqual(advisoryLockIds(['b', 'a']));
     expect(advisoryLockIds(['x'])).toHaveLength(1);
   });
+
+  it('are the same read from the cache as hashed', () => {
+    const cache = new Map<string, bigint>();
+    const keys = Array.from({ length: 100 }, (_, i) => `account:${i}`);
+    expect(advisoryLockIds(keys, cache)).toEqual(advisoryLockIds(keys));
+    expect(cache.size).toBe(100);
+    expect(advisoryLockIds(keys, cache)).toEqual(advisoryLockIds(keys));
+  });
 });
 
 
@@ -229,6 +238,17 @@ describe.skipIf(!postgres)('connection slots on PostgreSQL', () => {
     // The slot the waiter gave up on passed on: the next caller gets it.
     await expect(locks.withLocks(['y'], async () => 'ok')).resolves.toBe('ok');
     expect(locks.inUse.connections).toBe(0);
+  });
+
+  it('bounds only the wait for the advisory locks: the work runs without lock_timeout, and holds every lock', async () => {
+    const locks = postgresLocks(db, 300, 1);
+    const keys = Array.from({ length: 90 }, (_, i) => `account:${i}`);
+    const seen = await locks.withLocks(keys, async (trx) => {
+      const { rows: [timeout] } = await sql<{ lock_timeout: string }>`SHOW lock_timeout`.execute(trx);
+      const { rows: [held] } = await sql<{ count: string }>`SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()`.execute(trx);
+      return { timeout: timeout?.lock_timeout, held: Number(held?.count) };
+    });
+    expect(seen).toEqual({ timeout: '0', held: 90 });
   });
 
   it('runs nothing for a caller whose signal aborts while it waits for a slot', async () => {

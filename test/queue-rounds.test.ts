@@ -1,14 +1,17 @@
+import { sql } from 'kysely';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
 import type { ItemsFault } from '../src/bank/job-items.js';
 import { defaultQueue, type QueueConfig } from '../src/config.js';
 import { createDb } from '../src/db/connect.js';
-import type { Db } from '../src/db/database.js';
+import type { Db, JobItemRow } from '../src/db/database.js';
 import { deferred } from '../src/deferred.js';
-import { databases } from './helpers/databases.js';
+import { databases, postgres, postgresUrlOf } from './helpers/databases.js';
 import { createTestApp, testConfig, type TestApp } from './helpers/graphql.js';
 import { lastJob, progress, randomItems, submit } from './helpers/jobs.js';
 import { subscribe } from './helpers/sse.js';
+import { waitFor } from './helpers/wait-for.js';
 
 // The queue's second round (issue 15): items that keep failing, a forceful stop, fairness between
 // jobs, retention.
@@ -60,6 +63,50 @@ describe.each(databases)('an item that fails unexpectedly every time on $name', 
       expect(itemsDone.filter(([status]) => status === 'FAILED')).toEqual([['FAILED', 3]]);
       expect(jobsFinished).toEqual(['FAILED']);
     } finally {
+      await app.dispose();
+    }
+  });
+});
+
+// On SQLite the one writer keeps a recovery out while a batch's transaction runs; on PostgreSQL
+// another replica may take a worker for dead (its heartbeat late), hand its claimed items back, and
+// claim them itself.
+describe.skipIf(!postgres)('a claim voided while its batch runs, on PostgreSQL', () => {
+  it('applies each item once: the batch writes nothing for an item another worker has claimed since', async () => {
+    const taking = deferred<Promise<pg.QueryResult<JobItemRow>>>();
+    let other: pg.Client | undefined;
+    let app: TestApp | undefined;
+    // Inside the first batch's transaction, after its transfers are written: another replica takes
+    // half its items (or waits for their row locks, if the batch holds them, and then finds them done).
+    const itemsFault: ItemsFault = async (items) => {
+      if (items.length < 10 || !other || !app) return;
+      const ids = items.slice(0, 5).map((item) => item.id);
+      const taken = other.query<JobItemRow>("UPDATE job_items SET claimed_by = 'another-replica' WHERE id = ANY($1) AND status = 'RUNNING' RETURNING *", [ids]);
+      taking.resolve(taken);
+      const pid = (other as unknown as { processID: number }).processID;
+      const db = app.db;
+      await Promise.race([taken, waitFor(async () => (await sql`SELECT 1 FROM pg_stat_activity WHERE pid = ${pid} AND wait_event_type = 'Lock'`.execute(db)).rows.length === 1)]);
+    };
+    app = await createTestApp(postgres!, { config: { queue: queueConfig({ concurrency: 1, batchSize: 10 }) }, itemsFault });
+    try {
+      other = new pg.Client({ connectionString: postgresUrlOf({ config: app.database, drop: async () => undefined }) });
+      await other.connect();
+      const before = await countTransfers(app.db);
+      const { body } = await app.request(submit, { items: randomItems(10, 10, 1) });
+      const id = Number(body.data?.submitTransfers.id);
+      // The other replica runs the items it took, as its worker would.
+      const { rows: taken } = await (await taking.promise);
+      if (taken.length > 0) await app.bank.runJobItems(taken, 'another-replica', new AbortController().signal);
+      const db = app.db;
+      await waitFor(async () => (await db.selectFrom('jobs').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status === 'SUCCEEDED');
+
+      const items = await app.db.selectFrom('job_items').select(['status', 'transfer_id']).where('job_id', '=', id).execute();
+      expect(items.map((item) => item.status)).toEqual(Array.from({ length: 10 }, () => 'SUCCEEDED'));
+      expect(new Set(items.map((item) => item.transfer_id)).size).toBe(10);
+      expect((await countTransfers(app.db)) - before).toBe(10);
+      expect(await app.db.selectFrom('jobs').select(['done', 'failed']).where('id', '=', id).executeTakeFirstOrThrow()).toEqual({ done: 10, failed: 0 });
+    } finally {
+      await other?.end();
       await app.dispose();
     }
   });

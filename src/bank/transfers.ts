@@ -1,6 +1,6 @@
 import type { AccountRow, Db, TransferRow } from '../db/database.js';
 import { findAccountsByIds } from '../db/accounts.js';
-import { findAccountsForTransfer, insertTransfer, insertTransfers, setBalance, setBalances } from '../db/transfers.js';
+import { findAccountsForTransfer, insertTransfer, setBalance, writeTransfers } from '../db/transfers.js';
 import type { CodedError } from '../errors.js';
 import type { Locks } from '../locks/lock.js';
 import { InsufficientFundsError, InvalidInputError, NotFoundError } from './errors.js';
@@ -80,10 +80,10 @@ export async function applyTransfer(trx: Db, { fromId, toId, amount }: CheckedTr
 /**
  * Many transfers, in the caller's transaction, whose locks (accountLockKeys of every one) the
  * caller holds, as if applyTransfer ran for each in turn: each is checked against the balances the
- * ones before it left, with the same refusals, and the writes are one read of the accounts, one
- * update of their balances and one insert of the transfers, whatever their number. Returns, in
- * order, the id of each transfer made or its refusal (NOT_FOUND, INSUFFICIENT_FUNDS), which
- * writes nothing for it.
+ * ones before it left, with the same refusals, and the writes are one read of the accounts, then
+ * one update of their balances and one insert of the transfers (one statement on PostgreSQL),
+ * whatever their number. Returns, in order, the id of each transfer made or its refusal
+ * (NOT_FOUND, INSUFFICIENT_FUNDS), which writes nothing for it.
  */
 export async function applyTransfers(trx: Db, transfers: readonly CheckedTransfer[]): Promise<(number | CodedError)[]> {
   const rows = await findAccountsByIds(trx, [...new Set(transfers.flatMap((t) => [t.fromId, t.toId]))]);
@@ -100,8 +100,7 @@ export async function applyTransfers(trx: Db, transfers: readonly CheckedTransfe
     made.push(t);
     return made.length - 1;
   });
-  await setBalances(trx, [...changed].map((id) => ({ id, balance: balances.get(id)! })));
-  const ids = await insertTransfers(trx, made);
+  const ids = await writeTransfers(trx, [...changed].map((id) => ({ id, balance: balances.get(id)! })), made);
   return results.map((result) => (typeof result === 'number' ? ids[result]! : result));
 }
 

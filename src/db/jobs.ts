@@ -110,9 +110,11 @@ export async function markJobRunning(db: Db, jobId: number): Promise<void> {
 }
 
 /**
- * Inside the transaction that applies items: those of `itemIds` still this worker's to run, and
- * (on PostgreSQL) their rows locked until commit, so that a recovery cannot hand them to another
- * worker meanwhile. An item left out had its claim voided: the caller must write nothing for it.
+ * Inside the transaction that applies items, before their work: those of `itemIds` still this
+ * worker's to run, and (on PostgreSQL) their rows locked until commit, so that a recovery cannot
+ * hand them to another worker meanwhile. An item left out had its claim voided: the caller must
+ * write nothing for it. A statement more per batch: run only once completeItems has found a voided
+ * claim, to apply the items still owned.
  */
 export async function lockOwnedItems(trx: Db, itemIds: readonly number[], workerId: string): Promise<Set<number>> {
   const rows = await trx
@@ -131,13 +133,26 @@ export type ItemOutcome = { transferId: number } | { error: { code: string; mess
 export type CompletedItem = { item: JobItemRow; outcome: ItemOutcome };
 
 /**
- * Records the outcomes of items of one job and counts them on the job, in the caller's
- * transaction, in two statements whatever their number (the outcomes travel as one JSON
- * parameter); `claimed_by` stays, to tell which worker ran each item. The job ends when done +
- * cancelled reaches total: FAILED if any item ran out of attempts, else CANCELLED if cancelJob
- * ran, else SUCCEEDED.
+ * Thrown by completeItems when an item is no longer the worker's (its claim was voided since it was
+ * claimed: its worker was taken for dead): the caller's transaction must roll back, writing nothing.
  */
-export async function completeItems(trx: Db, jobId: number, completed: readonly CompletedItem[]): Promise<JobRow> {
+export class ClaimsVoidedError extends Error {
+  constructor(jobId: number) {
+    super(`Items of job ${jobId} are no longer this worker's: their batch is rolled back.`);
+  }
+}
+
+/**
+ * Records the outcomes of items of one job and counts them on the job, in the caller's
+ * transaction, in one statement on PostgreSQL and two on SQLite, whatever their number (the
+ * outcomes travel as one JSON parameter); `claimed_by` stays, to tell which worker ran each item.
+ * Only items still RUNNING for `workerId` are written, and their rows are locked until commit (a
+ * recovery waits, then finds them finished); if any is not, throws ClaimsVoidedError and the
+ * caller rolls back. So the claim is checked in the statement that records the outcome, not in one
+ * of its own before the work. The job ends when done + cancelled reaches total: FAILED if any item
+ * ran out of attempts, else CANCELLED if cancelJob ran, else SUCCEEDED.
+ */
+export async function completeItems(trx: Db, jobId: number, completed: readonly CompletedItem[], workerId: string): Promise<JobRow> {
   // The ids are also matched as a list: PostgreSQL cannot see how few rows the JSON holds, and
   // would otherwise hash-join it against a scan of every item.
   const rows = completed.map(({ item, outcome }) =>
@@ -146,27 +161,11 @@ export async function completeItems(trx: Db, jobId: number, completed: readonly 
       : { id: item.id, status: 'SUCCEEDED', transfer_id: outcome.transferId, error_code: null, error_message: null, attempts: item.attempts },
   );
   const json = JSON.stringify(rows);
-  await (isPostgres(trx)
-    ? sql`
-        UPDATE job_items AS item SET status = o.status, transfer_id = o.transfer_id, error_code = o.error_code, error_message = o.error_message, attempts = o.attempts
-        FROM json_to_recordset(${json}::json) AS o(id integer, status text, transfer_id integer, error_code text, error_message text, attempts integer)
-        WHERE item.id = o.id AND ${inList(trx, 'item.id', rows.map((row) => row.id))}
-      `
-    : sql`
-        UPDATE job_items SET status = o.status, transfer_id = o.transfer_id, error_code = o.error_code, error_message = o.error_message, attempts = o.attempts
-        FROM (
-          SELECT value ->> 'id' AS id, value ->> 'status' AS status, value ->> 'transfer_id' AS transfer_id,
-                 value ->> 'error_code' AS error_code, value ->> 'error_message' AS error_message, value ->> 'attempts' AS attempts
-          FROM json_each(${json})
-        ) AS o
-        WHERE job_items.id = o.id
-      `
-  ).execute(trx);
   const failed = completed.filter(({ outcome }) => 'error' in outcome).length;
   const exhausted = completed.filter(({ outcome }) => 'error' in outcome && outcome.exhausted).length;
   const done = completed.length;
   const finishedAt = new Date().toISOString();
-  const { rows: [job] } = await sql<JobRow>`
+  const countOnJob = sql`
     UPDATE jobs SET
       done = done + ${done},
       failed = failed + ${failed},
@@ -174,10 +173,48 @@ export async function completeItems(trx: Db, jobId: number, completed: readonly 
       status = CASE WHEN done + ${done} + cancelled >= total THEN ${finalStatus(sql`exhausted + ${exhausted}`)} ELSE status END,
       finished_at = CASE WHEN done + ${done} + cancelled >= total THEN ${finishedAt} ELSE finished_at END
     WHERE id = ${jobId}
-    RETURNING *
-  `.execute(trx);
-  if (!job) throw new Error(`Job ${jobId} is gone while its items ran.`);
+  `;
+  let job: JobRow | undefined;
+  let written = 0;
+  if (isPostgres(trx)) {
+    // One statement (one round trip inside the batch's locks): the items, then the job's counters.
+    const { rows: [result] } = await sql<JobRow & { written: number }>`
+      WITH written AS (
+        UPDATE job_items AS item SET status = o.status, transfer_id = o.transfer_id, error_code = o.error_code, error_message = o.error_message, attempts = o.attempts
+        FROM json_to_recordset(${json}::json) AS o(id integer, status text, transfer_id integer, error_code text, error_message text, attempts integer)
+        WHERE item.id = o.id AND ${inList(trx, 'item.id', rows.map((row) => row.id))} AND item.status = 'RUNNING' AND item.claimed_by = ${workerId}
+        RETURNING item.id
+      )
+      ${countOnJob}
+      RETURNING *, (SELECT count(*) FROM written)::integer AS written
+    `.execute(trx);
+    if (!result) throw new JobGoneError(jobId);
+    ({ written, ...job } = result);
+  } else {
+    // The unary + keeps SQLite from driving the join by job_items_running (every item this worker
+    // runs, each matched against a scan of the JSON): the items are looked up by id instead.
+    ({ rows: { length: written } } = await sql`
+      UPDATE job_items SET status = o.status, transfer_id = o.transfer_id, error_code = o.error_code, error_message = o.error_message, attempts = o.attempts
+      FROM (
+        SELECT value ->> 'id' AS id, value ->> 'status' AS status, value ->> 'transfer_id' AS transfer_id,
+               value ->> 'error_code' AS error_code, value ->> 'error_message' AS error_message, value ->> 'attempts' AS attempts
+        FROM json_each(${json})
+      ) AS o
+      WHERE job_items.id = o.id AND +job_items.status = 'RUNNING' AND +job_items.claimed_by = ${workerId}
+      RETURNING job_items.id
+    `.execute(trx));
+    if (written === rows.length) ({ rows: [job] } = await sql<JobRow>`${countOnJob} RETURNING *`.execute(trx));
+  }
+  if (written !== rows.length) throw new ClaimsVoidedError(jobId);
+  if (!job) throw new JobGoneError(jobId);
   return job;
+}
+
+/** A bug: a job's row deleted while its items ran (retention deletes only finished jobs). */
+class JobGoneError extends Error {
+  constructor(jobId: number) {
+    super(`Job ${jobId} is gone while its items ran.`);
+  }
 }
 
 /** The status a job ends in, given its count of exhausted items: FAILED wins over CANCELLED. */
@@ -194,7 +231,7 @@ export async function exhaustItem(db: Db, item: JobItemRow, workerId: string, me
   return inTransaction(db, async (trx) => {
     if (!(await lockOwnedItems(trx, [item.id], workerId)).has(item.id)) return undefined;
     const completed: CompletedItem = { item, outcome: { error: { code: ATTEMPTS_EXHAUSTED, message }, exhausted: true } };
-    return { ...completed, job: await completeItems(trx, item.job_id, [completed]) };
+    return { ...completed, job: await completeItems(trx, item.job_id, [completed], workerId) };
   });
 }
 

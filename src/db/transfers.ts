@@ -23,41 +23,46 @@ export async function findTransfersByIds(db: Db, ids: readonly number[]): Promis
   return db.selectFrom('transfers').selectAll().where(inList(db, 'id', ids)).execute();
 }
 
-/** Sets the balances of several accounts in one statement of one SQL text (the pairs as one JSON parameter). */
-export async function setBalances(trx: Db, balances: readonly { id: number; balance: number }[]): Promise<void> {
-  if (balances.length === 0) return;
-  const json = JSON.stringify(balances);
-  await (isPostgres(trx)
-    ? // The ids also as a list, so that PostgreSQL looks each up rather than scan every account.
-      sql`UPDATE accounts SET balance = b.balance FROM json_to_recordset(${json}::json) AS b(id integer, balance integer) WHERE accounts.id = b.id AND ${inList(trx, 'accounts.id', balances.map((b) => b.id))}`
-    : sql`UPDATE accounts SET balance = b.balance FROM (SELECT value ->> 'id' AS id, value ->> 'balance' AS balance FROM json_each(${json})) AS b WHERE accounts.id = b.id`
-  ).execute(trx);
-}
-
 /**
- * Records several transfers in one statement of one SQL text, in the order given, and returns
- * their ids in that order. The rows are inserted in list order, and an identity (or SQLite's
- * rowid) hands out increasing ids within one statement, so the ids sorted are the ids in order.
+ * Sets the balances of several accounts and records several transfers, in the order given, and
+ * returns the transfers' ids in that order: one statement on PostgreSQL (the update a CTE of the
+ * insert, one round trip inside the caller's locks), two on SQLite; each of one SQL text whatever
+ * the numbers (the rows travel as JSON parameters). The rows are inserted in list order, and an
+ * identity (or SQLite's rowid) hands out increasing ids within one statement, so the ids sorted
+ * are the ids in order.
  */
-export async function insertTransfers(trx: Db, transfers: readonly { fromId: number; toId: number; amount: number }[]): Promise<number[]> {
+export async function writeTransfers(
+  trx: Db,
+  balances: readonly { id: number; balance: number }[],
+  transfers: readonly { fromId: number; toId: number; amount: number }[],
+): Promise<number[]> {
   if (transfers.length === 0) return [];
-  const json = JSON.stringify(transfers.map((t) => [t.fromId, t.toId, t.amount]));
+  const balancesJson = JSON.stringify(balances);
+  const transfersJson = JSON.stringify(transfers.map((t) => [t.fromId, t.toId, t.amount]));
   const createdAt = new Date().toISOString();
-  const { rows } = await (isPostgres(trx)
-    ? sql<{ id: number }>`
-        INSERT INTO transfers (from_id, to_id, amount, created_at)
-        SELECT (t.value->>0)::integer, (t.value->>1)::integer, (t.value->>2)::integer, ${createdAt}
-        FROM json_array_elements(${json}::json) WITH ORDINALITY AS t(value, position)
-        ORDER BY t.position
-        RETURNING id
-      `
-    : sql<{ id: number }>`
-        INSERT INTO transfers (from_id, to_id, amount, created_at)
-        SELECT t.value ->> 0, t.value ->> 1, t.value ->> 2, ${createdAt}
-        FROM json_each(${json}) AS t
-        ORDER BY t.key
-        RETURNING id
-      `
-  ).execute(trx);
+  if (isPostgres(trx)) {
+    // The ids also as a list, so that PostgreSQL looks each account up rather than scan them all.
+    // A data-modifying CTE runs once, to completion, whether or not the insert reads it.
+    const { rows } = await sql<{ id: number }>`
+      WITH balances AS (
+        UPDATE accounts SET balance = b.balance FROM json_to_recordset(${balancesJson}::json) AS b(id integer, balance integer)
+        WHERE accounts.id = b.id AND ${inList(trx, 'accounts.id', balances.map((b) => b.id))}
+      )
+      INSERT INTO transfers (from_id, to_id, amount, created_at)
+      SELECT (t.value->>0)::integer, (t.value->>1)::integer, (t.value->>2)::integer, ${createdAt}
+      FROM json_array_elements(${transfersJson}::json) WITH ORDINALITY AS t(value, position)
+      ORDER BY t.position
+      RETURNING id
+    `.execute(trx);
+    return rows.map((row) => row.id).sort((a, b) => a - b);
+  }
+  await sql`UPDATE accounts SET balance = b.balance FROM (SELECT value ->> 'id' AS id, value ->> 'balance' AS balance FROM json_each(${balancesJson})) AS b WHERE accounts.id = b.id`.execute(trx);
+  const { rows } = await sql<{ id: number }>`
+    INSERT INTO transfers (from_id, to_id, amount, created_at)
+    SELECT t.value ->> 0, t.value ->> 1, t.value ->> 2, ${createdAt}
+    FROM json_each(${transfersJson}) AS t
+    ORDER BY t.key
+    RETURNING id
+  `.execute(trx);
   return rows.map((row) => row.id).sort((a, b) => a - b);
 }

@@ -12,29 +12,53 @@ const LOCK_NOT_AVAILABLE = '55P03'; // PostgreSQL's error when lock_timeout expi
  * mid-request leaves no lock held and nothing half-written. The wait spends what is left of the
  * deadline, then fails with LOCK_TIMEOUT (naming `timeoutMs`).
  */
-export const takeAdvisoryLocks =
-  (timeoutMs: number) =>
-  async (trx: Db, keys: readonly string[], deadline: number): Promise<void> => {
-    const remainingMs = Math.max(1, deadline - Date.now());
-    await sql`SELECT set_config('lock_timeout', ${`${remainingMs}ms`}, true)`.execute(trx);
+export const takeAdvisoryLocks = (timeoutMs: number) => {
+  const idCache = new Map<string, bigint>();
+  return async (trx: Db, keys: readonly string[], deadline: number): Promise<void> => {
+    const ids = advisoryLockIds(keys, idCache);
+    const remainingMs = Math.max(1, Math.ceil(deadline - Date.now()));
+    // One round trip for the bound, the locks and the bound's end: three statements sent as one
+    // simple query, which takes no parameters, so the values are written in. Both are numbers made
+    // here (the ids are decimal bigints), never text from a client. SET LOCAL ends with the
+    // transaction even if the locks are not granted; the RESET keeps the bound from the work.
+    // unnest hands the ids over in the array's (sorted) order, and each row's lock is taken
+    // before the next row is read.
+    const statements = sql.raw(
+      `SET LOCAL lock_timeout = '${remainingMs}ms'; ` +
+        `SELECT count(pg_advisory_xact_lock(id)) FROM unnest('{${ids.join(',')}}'::bigint[]) AS id; ` +
+        'RESET lock_timeout',
+    );
     try {
-      // One statement for all the keys, however many: unnest hands the ids over in the array's
-      // (sorted) order, and each row's lock is taken before the next row is read.
-      await sql`SELECT count(pg_advisory_xact_lock(id)) FROM unnest(${advisoryLockIds(keys)}::bigint[]) AS id`.execute(trx);
+      await statements.execute(trx);
     } catch (error) {
       if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) throw new LockTimeoutError(timeoutMs);
       throw error;
     }
-    // The bound is for the wait on other replicas only, not for the work that follows.
-    await sql`RESET lock_timeout`.execute(trx);
   };
+};
+
+/** Lock ids kept for reuse, at most: a queue batch names ~90 accounts, each hashed again otherwise. */
+const ID_CACHE_MAX = 10_000;
 
 /**
  * A 64-bit advisory lock id per key (the first 8 bytes of its SHA-256), deduplicated and sorted.
  * Sorting the ids themselves, not the key strings, keeps one global order even if two keys ever
  * shared an id, so no two transactions can wait for each other.
  */
-export function advisoryLockIds(keys: readonly string[]): string[] {
-  const ids = new Set(keys.map((key) => createHash('sha256').update(key).digest().readBigInt64BE(0)));
+export function advisoryLockIds(keys: readonly string[], cache?: Map<string, bigint>): string[] {
+  const ids = new Set(keys.map((key) => cachedId(key, cache)));
   return [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String);
+}
+
+/** The key's id from `cache`, or hashed (and kept: the cache starts over when full, so that a million counter names do not stay). */
+function cachedId(key: string, cache: Map<string, bigint> | undefined): bigint {
+  let id = cache?.get(key);
+  if (id === undefined) {
+    id = createHash('sha256').update(key).digest().readBigInt64BE(0);
+    if (cache) {
+      if (cache.size >= ID_CACHE_MAX) cache.clear();
+      cache.set(key, id);
+    }
+  }
+  return id;
 }

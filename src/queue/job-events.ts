@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Db } from '../db/database.js';
 import { sql } from 'kysely';
+import { PROGRESS_INTERVAL_MS } from './job-watchers.js';
 
 /**
  * Change notifications for the queue, across every process that shares the database: "job N
@@ -10,7 +11,8 @@ import { sql } from 'kysely';
  * database, so a notification can be dropped or merged without anyone seeing a wrong state.
  */
 export interface JobEvents {
-  publishJobChanged(jobId: number): void;
+  /** `coalesce`: a step of progress, which may be told together with the next ones (PostgreSQL). */
+  publishJobChanged(jobId: number, options?: { coalesce?: boolean }): void;
   onJobChanged(jobId: number, listener: () => void): () => void;
   publishWorkAdded(): void;
   onWorkAdded(listener: () => void): () => void;
@@ -51,6 +53,8 @@ export class MemoryJobEvents implements JobEvents {
 export class PostgresJobEvents extends MemoryJobEvents {
   #client: pg.Client | undefined;
   #closed = false;
+  /** Jobs notified within the last interval; `again`: changed since, to notify at its end. */
+  readonly #throttled = new Map<number, { again: boolean; timer: NodeJS.Timeout }>();
   #retry: NodeJS.Timeout | undefined;
 
   constructor(
@@ -94,8 +98,32 @@ export class PostgresJobEvents extends MemoryJobEvents {
     }, 1_000);
   }
 
-  override publishJobChanged(jobId: number): void {
+  /**
+   * Progress (`coalesce`) makes at most one NOTIFY per job per PROGRESS_INTERVAL_MS, the first at
+   * once and the steps after it in one more at the interval's end: the watchers read a job at most
+   * that often anyway, and the queue moves a job on with every batch (a statement, and a message to
+   * every replica, each). Anything else (a job's end, a cancellation) is told at once.
+   */
+  override publishJobChanged(jobId: number, { coalesce = false }: { coalesce?: boolean } = {}): void {
+    const pending = this.#throttled.get(jobId);
+    if (pending && coalesce) {
+      pending.again = true;
+      return;
+    }
+    if (pending) {
+      clearTimeout(pending.timer);
+      this.#throttled.delete(jobId);
+    }
     this.#notify(JOB_CHANNEL, String(jobId));
+    const entry = {
+      again: false,
+      timer: setTimeout(() => {
+        this.#throttled.delete(jobId);
+        if (entry.again) this.publishJobChanged(jobId, { coalesce: true });
+      }, PROGRESS_INTERVAL_MS),
+    };
+    entry.timer.unref();
+    this.#throttled.set(jobId, entry);
   }
   override publishWorkAdded(): void {
     this.#notify(WORK_CHANNEL, '');
@@ -107,6 +135,12 @@ export class PostgresJobEvents extends MemoryJobEvents {
 
   override async close(): Promise<void> {
     this.#closed = true;
+    // What changed last is told now, not left to a timer.
+    for (const [jobId, { again, timer }] of this.#throttled) {
+      clearTimeout(timer);
+      if (again) this.#notify(JOB_CHANNEL, String(jobId));
+    }
+    this.#throttled.clear();
     clearTimeout(this.#retry);
     const client = this.#client;
     this.#client = undefined;

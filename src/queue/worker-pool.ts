@@ -92,6 +92,8 @@ export class WorkerPool {
   #running = 0;
   /** Whose turn it is among the unfinished jobs; shared by this process's workers. */
   #turn = 0;
+  /** The unfinished jobs as last read, with the wake-up count and the time of the read. */
+  #activeJobs: { ids: number[]; wakes: number; readAt: number } | undefined;
   /** The last job this process marked RUNNING (QUEUED → RUNNING happens once per job). */
   #jobMarkedRunning: number | undefined;
   /** The most batches this process has run at once; tests check it against the concurrency. */
@@ -231,13 +233,28 @@ export class WorkerPool {
    * jobs pending at once both progress, whatever their sizes and whichever came first.
    */
   async #claim(): Promise<JobItemRow[]> {
-    const jobs = await findActiveJobIds(this.db, MAX_JOBS_IN_TURN);
+    const jobs = await this.#activeJobIds();
     for (let tried = 0; tried < jobs.length && !this.#stopping; tried += 1) {
       const jobId = jobs[this.#turn++ % jobs.length]!;
       const batch = await claimItemsOfJob(this.db, this.workerId, jobId, this.options.batchSize);
       if (batch.length > 0) return batch;
+      // A job with nothing to claim may have ended: read the list again next time.
+      this.#activeJobs = undefined;
     }
     return [];
+  }
+
+  /**
+   * The unfinished jobs, as read at most a poll ago: the list changes when a job is submitted (a
+   * wake-up, here or by NOTIFY, which voids it) or ends (a claim that finds nothing, which voids
+   * it too), so a read per claim would mostly find the same list. A lost NOTIFY costs a poll.
+   */
+  async #activeJobIds(): Promise<number[]> {
+    const cached = this.#activeJobs;
+    if (cached && cached.wakes === this.#wakes && performance.now() - cached.readAt < (this.options.pollMs ?? 1_000)) return cached.ids;
+    const read = { wakes: this.#wakes, readAt: performance.now(), ids: await findActiveJobIds(this.db, MAX_JOBS_IN_TURN) };
+    this.#activeJobs = read;
+    return read.ids;
   }
 
   async #run(batch: readonly JobItemRow[]): Promise<void> {
@@ -290,7 +307,7 @@ export class WorkerPool {
   }
 
   #finished({ job, completed }: BatchResult, startedAt: number): void {
-    this.events.publishJobChanged(job.id);
+    this.events.publishJobChanged(job.id, { coalesce: job.finished_at === null });
     const { onItemDone, onJobFinished } = this.options;
     if (onItemDone) {
       const durationMs = performance.now() - startedAt;
