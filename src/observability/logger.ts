@@ -160,9 +160,10 @@ export function flushLogs(logger: Logger, timeoutMs = 1_000): Promise<void> {
  */
 export function yogaLogger(logger: Logger): YogaLogger {
   return {
-    debug: (...args: unknown[]) => logger.debug(format(args)),
-    info: (...args: unknown[]) => logger.info(format(args)),
-    warn: (...args: unknown[]) => logger.warn(format(args)),
+    // Yoga says what it does at debug level several times a request: format only what is written.
+    debug: (...args: unknown[]) => logger.isLevelEnabled('debug') && logger.debug(format(args)),
+    info: (...args: unknown[]) => logger.isLevelEnabled('info') && logger.info(format(args)),
+    warn: (...args: unknown[]) => logger.isLevelEnabled('warn') && logger.warn(format(args)),
     error: (...args: unknown[]) => {
       if (args.length === 1 && isAbort(args[0])) logger.debug(`Request cancelled: the client went away${pathOf(args[0])}.`);
       else if (args.length === 1 && isUnexpected(args[0])) logUnlessLoggedWithRequest(logger, args[0] as Error);
