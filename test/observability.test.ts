@@ -121,6 +121,34 @@ describe('WebSocket operations in the log and metrics', () => {
   });
 });
 
+describe('WebSocket operations that end before they start', () => {
+  it('keep no record of an operation its client completed in the same packet as its refused subscribe', async () => {
+    const { served, lines } = await serveWithLog();
+    const socket = new WebSocket(`${served.server.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init' })));
+        socket.on('message', (data) => (JSON.parse(String(data)).type === 'connection_ack' ? resolve() : undefined));
+        socket.on('error', reject);
+      });
+      // Each pair in one write, so that the server reads the complete before the refusal is sent.
+      const tcp = (socket as unknown as { _socket: import('node:net').Socket })._socket;
+      for (let n = 0; n < 50; n += 1) {
+        tcp.cork();
+        socket.send(JSON.stringify({ id: `op${n}`, type: 'subscribe', payload: { query: '{ nope }' } }));
+        socket.send(JSON.stringify({ id: `op${n}`, type: 'complete' }));
+        tcp.uncork();
+      }
+      // Each ends at once, with its line and its code, while the socket stays open.
+      await waitFor(async () => lines.filter((line) => line.method === 'WS').length === 50);
+      expect(lines.filter((line) => line.method === 'WS').every((line) => line.aborted === undefined && line.errorCodes?.[0] === 'GRAPHQL_VALIDATION_FAILED')).toBe(true);
+    } finally {
+      socket.close();
+      await served.close();
+    }
+  });
+});
+
 describe('metrics', () => {
   let served: ServedTestApp;
   beforeAll(async () => {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
-import { GraphQLError, type ExecutionArgs, type ExecutionResult, type FormattedExecutionResult, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, getOperationAST, type ExecutionArgs, type ExecutionResult, type FormattedExecutionResult, type GraphQLFormattedError } from 'graphql';
 import type { OperationResult, Context as WsContext } from 'graphql-ws';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
 import type { GraphQLParams } from 'graphql-yoga';
@@ -117,6 +117,44 @@ export function serveGraphQLOverWebSocket(server: Server, deps: GraphQLWsDeps): 
   };
   server.on('upgrade', onUpgrade);
 
+  /** The operation's execution arguments, through Yoga's envelop and what Yoga runs outside it; or why it is refused. */
+  const prepareOperation = async (ctx: Ctx, payload: unknown, record: RequestRecord): Promise<ExecutionArgs | readonly GraphQLError[]> => {
+    const connection = ctx.extra.connection!;
+    // The operation's id is in ctx.subscriptions already.
+    if (Object.keys(ctx.subscriptions).length > config.maxOperationsPerConnection) return [new TooManyOperationsError(config.maxOperationsPerConnection)];
+    let params: TrustedParams;
+    try {
+      params = deps.trustedDocuments ? deps.trustedDocuments.resolve(payload as TrustedParams) : (payload as TrustedParams);
+    } catch (error) {
+      return [error as GraphQLError];
+    }
+    const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+      request: connection.request,
+      params: params as GraphQLParams,
+      connectionParams: ctx.connectionParams,
+      connectionAuthentication: connection.authentication,
+      ...contextWithRecord(record),
+    });
+    let document;
+    try {
+      document = parse(params.query!);
+    } catch (error) {
+      return [error instanceof GraphQLError ? error : new GraphQLError('The document could not be parsed.')];
+    }
+    const errors = validate(schema, document);
+    if (errors.length > 0) return errors;
+    // Checked here rather than left to graphql-ws, which refuses it without a hook when the operation was completed meanwhile.
+    if (!getOperationAST(document, params.operationName ?? undefined)) return [new GraphQLError('Unable to identify operation')];
+    return {
+      schema,
+      document,
+      operationName: params.operationName ?? undefined,
+      variableValues: params.variables,
+      contextValue: await contextFactory(),
+      rootValue: { execute, subscribe },
+    } satisfies ExecutionArgs;
+  };
+
   const graphqlWs = useServer<Record<string, unknown> | undefined, { connection?: Connection }>(
     {
       // Never an internal error's message in a close reason.
@@ -152,39 +190,16 @@ export function serveGraphQLOverWebSocket(server: Server, deps: GraphQLWsDeps): 
         for (const operationId of [...(ctx.extra.connection?.records.keys() ?? [])]) endOperation(ctx as Ctx, operationId, { aborted: true });
       },
       async onSubscribe(ctx, id, payload) {
-        const connection = ctx.extra.connection!;
         const record = startOperation(ctx as Ctx, id);
-        // The operation's id is in ctx.subscriptions already.
-        if (Object.keys(ctx.subscriptions).length > config.maxOperationsPerConnection) return [new TooManyOperationsError(config.maxOperationsPerConnection)];
-        let params: TrustedParams;
-        try {
-          params = deps.trustedDocuments ? deps.trustedDocuments.resolve(payload as TrustedParams) : (payload as TrustedParams);
-        } catch (error) {
-          return [error as GraphQLError];
+        const prepared = await prepareOperation(ctx as Ctx, payload, record);
+        // graphql-ws sends a refusal, through onError, only while the operation is still open: one
+        // its client completed meanwhile (the `complete` may come in the same packet) ends here,
+        // or its record would stay as long as the socket.
+        if (Array.isArray(prepared) && !(id in ctx.subscriptions)) {
+          observeErrors(prepared, record, { logger, metrics });
+          endOperation(ctx as Ctx, id);
         }
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          request: connection.request,
-          params: params as GraphQLParams,
-          connectionParams: ctx.connectionParams,
-          connectionAuthentication: connection.authentication,
-          ...contextWithRecord(record),
-        });
-        let document;
-        try {
-          document = parse(params.query!);
-        } catch (error) {
-          return [error instanceof GraphQLError ? error : new GraphQLError('The document could not be parsed.')];
-        }
-        const errors = validate(schema, document);
-        if (errors.length > 0) return errors;
-        return {
-          schema,
-          document,
-          operationName: params.operationName ?? undefined,
-          variableValues: params.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
-        } satisfies ExecutionArgs;
+        return prepared;
       },
       execute: (args) => (args.rootValue as Enveloped).execute(args),
       subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
