@@ -333,3 +333,20 @@ describe('a shutdown while the event loop is busy', () => {
     expect(code).toBe(0);
   });
 });
+
+describe('a stdout nobody reads', () => {
+  it('does not keep the server from stopping: on SIGTERM it exits once its log cannot be written, rather than wait forever', async () => {
+    const server = await startServer({ LOG_LEVEL: 'info' });
+    // A stalled log shipper: the pipe fills, and then every write of the log would block.
+    server.child.stdout!.pause();
+    const body = JSON.stringify({ query: '{ hello(delayMs: 0) }' });
+    for (let n = 0; n < 2_000; n += 1) {
+      const response = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect(response.status).toBe(200);
+      await response.arrayBuffer();
+    }
+    server.child.kill('SIGTERM');
+    const exited = await Promise.race([server.exited, new Promise<'hung'>((resolve) => setTimeout(resolve, 20_000, 'hung'))]);
+    expect(exited).not.toBe('hung');
+  }, 60_000);
+});

@@ -33,7 +33,9 @@ export function createLogger({
   if (destination) return pino(options, destination);
   if (level === 'silent') return pino(options, { write: () => undefined });
   if (pretty) return pino(options, pinoPretty());
-  return pino(options, new LineBatches(pino.destination({ sync: false, maxLength: MAX_BUFFERED_BYTES })));
+  // stdout may be a pipe nobody reads (a stalled log shipper): sonic-boom retries a write that
+  // would block every 100 ms, forever; once the process exits, it gives up (see the exit flush).
+  return pino(options, new LineBatches(pino.destination({ sync: false, maxLength: MAX_BUFFERED_BYTES, retryEAGAIN: () => !exiting })));
 }
 
 /** Lines gathered before they are handed to the destination (about eighty request lines; under sonic-boom's 16 KiB writes)... */
@@ -91,6 +93,18 @@ class LineBatches {
     this.sonic.flushSync();
   }
 
+  /**
+   * At exit: what is left, written synchronously; if stdout does not take it, dropped, and the
+   * destination closed, so that pino's own exit flush finds nothing to wait for either.
+   */
+  flushAtExit(): void {
+    try {
+      this.flushSync();
+    } catch {
+      this.sonic.destroy();
+    }
+  }
+
   #handOver(): void {
     if (this.#lines.length === 0) return;
     const text = this.#lines.join('');
@@ -108,17 +122,14 @@ class LineBatches {
 
 /**
  * Every LineBatches of the process (one per logger writing to stdout: one per process, but for
- * tests), written out synchronously when it exits: there is no event loop left then.
+ * tests), written out synchronously when it exits: there is no event loop left then. Registered
+ * before any destination, so it runs before pino's own exit flush.
  */
 const exitFlushes = new Set<LineBatches>();
+let exiting = false;
 process.once('exit', () => {
-  for (const batches of exitFlushes) {
-    try {
-      batches.flushSync();
-    } catch {
-      // A destination already closed has nothing left to write.
-    }
-  }
+  exiting = true;
+  for (const batches of exitFlushes) batches.flushAtExit();
 });
 
 /** pino-pretty, loaded only for a terminal: a server writing to a pipe or a file never loads it. */
