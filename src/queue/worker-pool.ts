@@ -273,7 +273,7 @@ export class WorkerPool {
       const ids = batch.map((item) => item.id);
       if (signal.aborted || isTransient(error)) {
         // Not run now, and not the items' fault: a forceful stop, a lock not granted in time, the
-        // database away or its pool busy. Hand them back; if even that fails, the claims are
+        // database away or its pool busy, a deadlock PostgreSQL broke. Hand them back; if even that fails, the claims are
         // voided by recovery later.
         await releaseItems(this.db, ids, this.workerId).catch(() => undefined);
         if (!signal.aborted) await sleep(250, undefined, { signal }).catch(() => undefined);
@@ -317,4 +317,12 @@ export class WorkerPool {
   }
 }
 
-const isTransient = (error: unknown) => error instanceof LockTimeoutError || isDatabaseUnavailable(error) || isDatabaseBusy(error);
+/**
+ * PostgreSQL's deadlock_detected and serialization_failure: the transaction was rolled back whole
+ * and may simply be run again. A batch can meet a deadlock with a recovery that hands back a dead
+ * worker's items of a cancelled job (they take the job's row and the items' rows in opposite orders).
+ */
+const ROLLED_BACK_FOR_RETRY = new Set(['40P01', '40001']);
+
+const isTransient = (error: unknown) =>
+  error instanceof LockTimeoutError || isDatabaseUnavailable(error) || isDatabaseBusy(error) || ROLLED_BACK_FOR_RETRY.has((error as { code?: unknown })?.code as string);
