@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Instructions per request of our server, counted by valgrind (callgrind): the same figure however
-# busy the machine is, where requests/s and even CPU time move by 15-30 % on a shared machine. The
+# Instructions per request of our server, counted by valgrind (callgrind): a figure the machine's
+# load does not move, where requests/s and even CPU time move by 15-30 % on a shared machine (runs
+# of one build still differ: by 3 % for the plain request, up to 15 % with BROWSER=1, as the
+# garbage collector's and the JIT's work is counted too; repeat a run before trusting a gap). The
 # server (built as `npm start` builds it, run with its node flags) is started twice under callgrind,
 # once answering 200 requests and once 5,200 (bench/fixed-requests.ts: `{ hello(delayMs: 0) }`
 # POSTs over 8 keep-alive connections); the difference of the two totals over the 5,000 extra
