@@ -40,10 +40,18 @@ describe('request series', () => {
     expect(await ours.metrics()).toContain('operations_total{type="query",name="A"} 2');
   });
 
-  it('start again from nothing when the registry resets its metrics', async () => {
+  it('start again from nothing when the registry resets its metrics, and go on counting in the series callers kept', async () => {
     const ours = new Registry();
-    new RequestHistogram('duration_seconds', 'Durations.', buckets, ours).seriesFor({ status_class: '2xx' }).observe(1);
+    const series = new RequestHistogram('duration_seconds', 'Durations.', buckets, ours).seriesFor({ status_class: '2xx' });
+    const counter = new RequestCounter('operations_total', 'Operations.', ours).seriesFor({ type: 'query', name: 'A' });
+    series.observe(1);
+    counter.value += 1;
     ours.resetMetrics();
-    expect(await ours.metrics()).toBe('# HELP duration_seconds Durations.\n# TYPE duration_seconds histogram\n');
+    expect(await ours.metrics()).toBe('# HELP duration_seconds Durations.\n# TYPE duration_seconds histogram\n\n# HELP operations_total Operations.\n# TYPE operations_total counter\n');
+    series.observe(0.002);
+    counter.value += 1;
+    const text = await ours.metrics();
+    expect(text).toContain('duration_seconds_count{status_class="2xx"} 1');
+    expect(text).toContain('operations_total{type="query",name="A"} 1');
   });
 });

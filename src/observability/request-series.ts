@@ -35,14 +35,18 @@ abstract class RegisteredMetric<S> {
   }
 
   protected abstract valuesOf(labels: Labels, series: S): Value[];
+  /** Whether the series has been counted in since it was made or reset: only those are exposed, as prom-client does. */
+  protected abstract counted(series: S): boolean;
+  protected abstract zero(series: S): void;
 
   async get(): Promise<{ name: string; help: string; type: string; aggregator: 'sum'; values: Value[] }> {
-    const values = [...this.series.values()].flatMap(({ labels, series }) => this.valuesOf(labels, series));
+    const values = [...this.series.values()].flatMap(({ labels, series }) => (this.counted(series) ? this.valuesOf(labels, series) : []));
     return { name: this.name, help: this.help, type: this.type, aggregator: 'sum', values };
   }
 
+  /** Zeroes every series in place: callers keep theirs, and what they count after a reset is still exposed. */
   reset(): void {
-    this.series.clear();
+    for (const { series } of this.series.values()) this.zero(series);
   }
 }
 
@@ -60,6 +64,14 @@ export class RequestCounter extends RegisteredMetric<CounterSeries> {
 
   protected valuesOf(labels: Labels, { value }: CounterSeries): Value[] {
     return [{ labels, value }];
+  }
+
+  protected counted(series: CounterSeries): boolean {
+    return series.value > 0;
+  }
+
+  protected zero(series: CounterSeries): void {
+    series.value = 0;
   }
 }
 
@@ -91,6 +103,16 @@ export class RequestHistogram extends RegisteredMetric<BucketCounts> {
     values.push({ metricName: `${this.name}_sum`, labels, value: series.sum });
     values.push({ metricName: `${this.name}_count`, labels, value: series.count });
     return values;
+  }
+
+  protected counted(series: BucketCounts): boolean {
+    return series.count > 0;
+  }
+
+  protected zero(series: BucketCounts): void {
+    series.counts.fill(0);
+    series.sum = 0;
+    series.count = 0;
   }
 }
 
