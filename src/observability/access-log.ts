@@ -18,7 +18,7 @@ export type AccessLogEntry = {
 
 /**
  * Writes the line about one request, at `info` or `debug`, to the logger's destination: the same
- * line pino would write for `logger[level](entry, message)` (test/observability.test.ts compares
+ * line pino would write for `logger[level](entry, message)` (test/access-log.test.ts compares
  * them), made with one template rather than by pino's walk over the object's keys. Every request
  * writes one, and pino's general formatting was its largest cost after the write itself (about
  * 3 µs of a `{ hello }`'s 60; bench/README.md, "The cost of observing"). Other lines, and those

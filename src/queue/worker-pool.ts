@@ -273,8 +273,8 @@ export class WorkerPool {
       const ids = batch.map((item) => item.id);
       if (signal.aborted || isTransient(error)) {
         // Not run now, and not the items' fault: a forceful stop, a lock not granted in time, the
-        // database away or its pool busy, a deadlock PostgreSQL broke. Hand them back; if even that fails, the claims are
-        // voided by recovery later.
+        // database away or its pool busy, a deadlock PostgreSQL broke. Hand them back; if even
+        // that fails, the claims are voided by recovery later.
         await releaseItems(this.db, ids, this.workerId).catch(() => undefined);
         if (!signal.aborted) await sleep(250, undefined, { signal }).catch(() => undefined);
       } else if (batch.length > 1) {

@@ -110,7 +110,7 @@ export function serveGraphQLOverWebSocket(server: Server, deps: GraphQLWsDeps): 
     logger.info({ reqId: record.id, method: 'WS', path, ms, operation, operationName, errorCodes, aborted: aborted || undefined }, `WS ${path} ${operation ?? 'refused'}`);
   };
 
-  const onUpgrade = (request: import('node:http').IncomingMessage, socket: Duplex, head: Buffer) => {
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const pathname = request.url?.split('?', 1)[0];
     if (pathname !== path || closing) return refuseUpgrade(socket, closing ? '503 Service Unavailable' : '404 Not Found');
     sockets.handleUpgrade(request, socket, head, (webSocket) => sockets.emit('connection', webSocket, request));

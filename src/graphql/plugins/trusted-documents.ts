@@ -13,8 +13,9 @@ import { PersistedQueryNotFoundError, PersistedQueryOnlyError } from '../errors.
  *
  * Each document is parsed, validated and compiled (graphql-jit) once, at start, through the same
  * plugins as any request (limits included; `compile`); one that does not pass stops the server. A
- * request by id then skips parsing and validation, and runs compiled from the first time. The set is fixed by the file: no client can add to it (this is
- * not automatic persisted queries, whose store clients fill).
+ * request by id then skips parsing and validation, and runs compiled from the first time. The set
+ * is fixed by the file: no client can add to it (this is not automatic persisted queries, whose
+ * store clients fill).
  */
 export type TrustedDocuments = {
   /** The parameters to run: a trusted document's text in place of its id; throws for an unknown id, or any text when `only`. */
