@@ -1,11 +1,13 @@
 import { createYoga } from 'graphql-yoga';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultHttp } from '../src/config.js';
+import { SMALL_BODY_BYTES } from '../src/http/body-budget.js';
 import { PREFLIGHT_MAX_AGE_SECONDS } from '../src/http/cors.js';
 import { safeForFastPath } from '../src/http/fast-path-plugins.js';
 import { schema } from '../src/graphql/schema/index.js';
 import { sqlite } from './helpers/databases.js';
 import { graphqlRequest } from './helpers/graphql.js';
+import { sendRaw } from './helpers/raw-http.js';
 import { serveTestApp, type ServedTestApp } from './helpers/server.js';
 
 const app = 'http://app.example';
@@ -135,5 +137,50 @@ describe('cross-site request forgery', () => {
     expect(((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('BAD_REQUEST');
     const counter = await served.app.request('{ counter(name: "csrf") { value } }');
     expect(counter.body.data?.counter.value).toBe(0);
+  });
+});
+
+describe('the request id and CORS headers on every answer', () => {
+  let served: ServedTestApp;
+  beforeAll(async () => {
+    // A budget smaller than one large body, so that the refusal of one (503) is among the answers below.
+    served = await serveTestApp(sqlite, { config: { http: { ...defaultHttp, corsOrigins: [app], maxBodyBytesInFlight: SMALL_BODY_BYTES } } });
+  });
+  afterAll(() => served.close());
+
+  const request = (head: string, body = '') => `${head}\r\nHost: localhost\r\nOrigin: ${app}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  const json = (body: string, accept = 'application/json') => request(`POST /graphql HTTP/1.1\r\nContent-Type: application/json\r\nAccept: ${accept}`, body);
+  const hello = JSON.stringify({ query: '{ hello(delayMs: 0) }' });
+
+  // One request for each way an answer is written: the fast path's writeHead, Yoga's adapter, and
+  // each refusal of the listeners in front of them. The id and the CORS headers are kept until the
+  // answer is written (src/http/answer-headers.ts), so a path that forgot them would send none.
+  it.each([
+    ['the fast path', json(hello), 200],
+    ['Yoga, handed a body already read (not plain parameters)', json(JSON.stringify({ query: '{ hello(delayMs: 0) }', other: 1 })), 400],
+    ['Yoga, for an Accept the fast path does not serve', json(hello, 'application/xml'), 406],
+    ['Yoga, for a GET', request('GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nAccept: application/json'), 200],
+    ['Yoga, for another path', request('GET /health HTTP/1.1'), 200],
+    ['/metrics', request('GET /metrics HTTP/1.1'), 200],
+    ['a preflight', request('OPTIONS /graphql HTTP/1.1\r\nAccess-Control-Request-Method: POST'), 204],
+    ['a refused form POST', request('POST /graphql HTTP/1.1\r\nContent-Type: text/plain', hello), 415],
+    ['a refused Host', request('POST /graphql HTTP/1.1\r\nContent-Type: application/json', hello).replace('Host: localhost', 'Host: bad host'), 400],
+    ['a body refused for the budget', request('POST /graphql HTTP/1.1\r\nContent-Type: application/json', ' '.repeat(SMALL_BODY_BYTES + 1)), 503],
+  ])('%s', async (_path, raw, status) => {
+    const { responses, raw: answer } = await sendRaw(served.server.url, raw);
+    expect(responses[0]?.status).toBe(status);
+    expect(responses[0]!.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(responses[0]!.headers['access-control-allow-origin']).toBe(app);
+    expect(responses[0]!.headers['access-control-expose-headers']).toBe('x-request-id');
+    // Each header once: none set twice by two paths.
+    expect(answer.match(/\r\nx-request-id:/gi)).toHaveLength(1);
+    expect(answer.match(/\r\naccess-control-allow-origin:/gi)).toHaveLength(1);
+  });
+
+  it('a request target that is not a path: refused with its id, and no CORS header (no page sends one)', async () => {
+    const { responses } = await sendRaw(served.server.url, `OPTIONS * HTTP/1.1\r\nHost: localhost\r\nOrigin: ${app}\r\nConnection: close\r\n\r\n`);
+    expect(responses[0]?.status).toBe(400);
+    expect(responses[0]!.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(responses[0]!.headers['access-control-allow-origin']).toBeUndefined();
   });
 });

@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { addAnswerHeader, takeAnswerHeaders } from './answer-headers.js';
 
 /** How long a browser may keep a preflight's answer, in seconds: one preflight per 10 minutes, not one per request. */
 export const PREFLIGHT_MAX_AGE_SECONDS = 600;
+const PREFLIGHT_MAX_AGE_SECONDS_TEXT = String(PREFLIGHT_MAX_AGE_SECONDS);
 
 /** Response headers a page's script may read: the request id, to quote in a bug report. */
 export const EXPOSED_HEADERS = 'x-request-id';
@@ -26,32 +28,32 @@ export function createCorsPolicy(origins: readonly string[]) {
   const allowed = new Set(origins);
   return {
     /**
-     * Sets the CORS headers of the answer to `req` on `res`; answers a preflight itself. Returns
-     * true when the request has been answered.
+     * Adds the CORS headers to the answer to `req` (answer-headers.ts); answers a preflight
+     * itself. Returns true when the request has been answered.
      */
     apply(req: IncomingMessage, res: ServerResponse): boolean {
       const origin = req.headers.origin;
       const preflight = req.method === 'OPTIONS';
       if (origin === undefined) {
-        if (preflight) answerPreflight(res);
+        if (preflight) answerPreflight(req, res);
         return preflight;
       }
       if (!allowed.has(origin)) {
-        res.setHeader('vary', 'Origin');
-        if (preflight) answerPreflight(res);
+        addAnswerHeader(req, 'vary', 'Origin');
+        if (preflight) answerPreflight(req, res);
         return preflight;
       }
-      res.setHeader('access-control-allow-origin', origin);
+      addAnswerHeader(req, 'access-control-allow-origin', origin);
       const requestHeaders = req.headers['access-control-request-headers'];
-      res.setHeader('vary', requestHeaders ? 'Origin, Access-Control-Request-Headers' : 'Origin');
+      addAnswerHeader(req, 'vary', requestHeaders ? 'Origin, Access-Control-Request-Headers' : 'Origin');
       const requestMethod = req.headers['access-control-request-method'];
-      if (requestMethod) res.setHeader('access-control-allow-methods', requestMethod);
-      if (requestHeaders) res.setHeader('access-control-allow-headers', requestHeaders);
-      res.setHeader('access-control-allow-credentials', 'true');
-      res.setHeader('access-control-expose-headers', EXPOSED_HEADERS);
-      res.setHeader('access-control-max-age', PREFLIGHT_MAX_AGE_SECONDS);
+      if (requestMethod) addAnswerHeader(req, 'access-control-allow-methods', requestMethod);
+      if (requestHeaders) addAnswerHeader(req, 'access-control-allow-headers', requestHeaders);
+      addAnswerHeader(req, 'access-control-allow-credentials', 'true');
+      addAnswerHeader(req, 'access-control-expose-headers', EXPOSED_HEADERS);
+      addAnswerHeader(req, 'access-control-max-age', PREFLIGHT_MAX_AGE_SECONDS_TEXT);
       if (!preflight) return false;
-      answerPreflight(res);
+      answerPreflight(req, res);
       return true;
     },
   };
@@ -60,7 +62,7 @@ export function createCorsPolicy(origins: readonly string[]) {
 export type CorsPolicy = ReturnType<typeof createCorsPolicy>;
 
 /** As Yoga answers: 204 with `Content-Length: 0`, which Safari needs to not wait for a body. */
-function answerPreflight(res: ServerResponse): void {
-  res.writeHead(204, { 'content-length': '0' });
+function answerPreflight(req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(204, [...(takeAnswerHeaders(req) ?? []), 'content-length', '0']);
   res.end();
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { addAnswerHeader, setAnswerHeaders } from './answer-headers.js';
 import { BadRequestError } from './errors.js';
 import { createAccessLog } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
@@ -61,7 +62,8 @@ export function observeRequests(inner: RequestListener, { cors, logger, metrics,
   return (req, res) => {
     const record: RequestRecord = { id: requestIdOf(req), startedAt: performance.now() };
     attachRecord(req, record);
-    res.setHeader('x-request-id', record.id);
+    // Sent with the answer, whichever path writes it (answer-headers.ts says why not setHeader).
+    addAnswerHeader(req, 'x-request-id', record.id);
     metrics?.requestStarted();
     if (tracing) record.span = tracing.startRequest(req.method ?? 'GET', pathOf(req.url), req.headers);
     res.once('close', () => finished(req, res, record));
@@ -69,6 +71,7 @@ export function observeRequests(inner: RequestListener, { cors, logger, metrics,
     // A target that is not a path (OPTIONS *, an absolute URL) is no browser's: the listener refuses it.
     if (req.url?.charCodeAt(0) === SLASH && cors.apply(req, res)) return;
     if (isFormLikePost(req)) {
+      setAnswerHeaders(req, res);
       return refuse(
         res,
         415,
@@ -76,7 +79,10 @@ export function observeRequests(inner: RequestListener, { cors, logger, metrics,
         { close: true },
       );
     }
-    if (metricsHere && metrics && req.url === '/metrics' && req.method === 'GET') return serveMetrics(metrics, res, logger);
+    if (metricsHere && metrics && req.url === '/metrics' && req.method === 'GET') {
+      setAnswerHeaders(req, res);
+      return serveMetrics(metrics, res, logger);
+    }
     if (record.span) return tracing!.withSpan(record.span, () => inner(req, res));
     inner(req, res);
   };

@@ -1,5 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { GraphQLError } from 'graphql';
 import { processRegularResult, type GraphQLParams, type YogaServerInstance } from 'graphql-yoga';
+import { setAnswerHeaders, takeAnswerHeaders } from './answer-headers.js';
 import { BadRequestError, ServerBusyError } from './errors.js';
 import { errorsOfThrow } from '../graphql/masking.js';
 import type { ResponseSizeLimit } from '../graphql/plugins/response-size-limit.js';
@@ -9,7 +11,7 @@ import { readGraphQLParams } from './graphql-params.js';
 import { createLazySignalRequestClass } from './lazy-signal-request.js';
 import { negotiateJsonMediaType, type JsonMediaType } from './negotiate.js';
 import { readBody } from './read-body.js';
-import { refuse } from './refuse.js';
+import { refuse, type RefuseOptions } from './refuse.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Yoga = YogaServerInstance<any, any>;
@@ -75,6 +77,7 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
   let lastValidHost: string | undefined;
   const FastPathRequest = createLazySignalRequestClass(fetchAPI.Request);
   const yogaWithBody = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
+    setAnswerHeaders(req, res);
     // The adapter takes a body already read from `req.body` (as Yoga's Express and Fastify
     // integrations hand it over) instead of reading the stream, which is spent by now.
     (req as IncomingMessage & { body?: Buffer }).body = body;
@@ -90,11 +93,14 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
     const url = `http://${req.headers.host ?? 'localhost'}${req.url}`;
     const request = new FastPathRequest(url, { method: 'POST', headers: req.headers as Record<string, string>, body } as RequestInit, res);
     resultOf(params, request, { req, res, waitUntil })
-      .then((result) => writeResult(res, options.boundResult(result), mediaType, fetchAPI))
+      .then((result) => writeResult(req, res, options.boundResult(result), mediaType, fetchAPI))
       .catch((error: unknown) => {
         // Writing failed (not the operation, whose errors are a result): nothing more can be said.
         logger.error(error);
-        if (!res.headersSent) res.writeHead(500);
+        if (!res.headersSent) {
+          setAnswerHeaders(req, res);
+          res.writeHead(500);
+        }
         res.end();
       });
   };
@@ -108,9 +114,11 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
     }
   };
 
+  /** Every answer but the fast path's: the listener's own refusals, and Yoga's. */
   const toYoga = (req: IncomingMessage, res: ServerResponse) => {
     // Origin-form only ("/path?query"): `*` (OPTIONS *) and absolute URLs would make Yoga's URL throw.
-    if (req.url?.charCodeAt(0) !== SLASH) return refuse(res, 400, new BadRequestError('The request target must be a path, such as /graphql.'));
+    if (req.url?.charCodeAt(0) !== SLASH) return refuseHere(req, res, 400, new BadRequestError('The request target must be a path, such as /graphql.'));
+    setAnswerHeaders(req, res);
     yoga(req, res);
   };
 
@@ -118,7 +126,7 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
   const listener: RequestListener = (req, res) => {
     const host = req.headers.host;
     if (host !== lastValidHost) {
-      if (host !== undefined && !URL.canParse(`http://${host}`)) return refuse(res, 400, new BadRequestError('The Host header is not a valid host name.'));
+      if (host !== undefined && !URL.canParse(`http://${host}`)) return refuseHere(req, res, 400, new BadRequestError('The Host header is not a valid host name.'));
       lastValidHost = host;
     }
     const declared = declaredContentLength(req.headers['content-length']);
@@ -127,7 +135,7 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
     if (bodyBytes > SMALL_BODY_BYTES && bodyBytes <= options.maxBodyBytes && !bodies.admit(req, bodyBytes)) {
       // The connection stays open: node reads what the client still sends and drops it, unbuffered
       // (REQUEST_TIMEOUT_MS bounds how long), so the client gets this answer rather than a reset.
-      return refuse(res, 503, new ServerBusyError('The server is receiving too many large request bodies at once (MAX_BODY_BYTES_IN_FLIGHT); nothing was run. Try again shortly.'), {
+      return refuseHere(req, res, 503, new ServerBusyError('The server is receiving too many large request bodies at once (MAX_BODY_BYTES_IN_FLIGHT); nothing was run. Try again shortly.'), {
         retryAfterSeconds: 1,
       });
     }
@@ -137,9 +145,9 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
     // Chunked bodies, and declared lengths that are invalid or too large, get Yoga's answers (413,
     // 400); so does an empty one, which Yoga's adapter could not be handed ready-read (it takes an
     // empty req.body for none, and would wait for the spent stream).
-    if (declared === undefined || !(declared > 0) || declared > options.maxBodyBytes) return void yoga(req, res);
+    if (declared === undefined || !(declared > 0) || declared > options.maxBodyBytes) return toYoga(req, res);
     const mediaType = negotiateJsonMediaType(req.headers.accept);
-    if (mediaType === undefined) return void yoga(req, res);
+    if (mediaType === undefined) return toYoga(req, res);
     readBody(req, declared, (body) => serve(req, res, body, mediaType));
   };
   return Object.defineProperty(listener, 'fastPathAnswers', { get: () => fastPathAnswers }) as AppRequestListener;
@@ -147,17 +155,25 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
 
 const SLASH = 0x2f;
 
+/** A refusal of this listener's own, with the headers added to every answer (the request id, CORS). */
+function refuseHere(req: IncomingMessage, res: ServerResponse, status: number, error: GraphQLError, options?: RefuseOptions): void {
+  setAnswerHeaders(req, res);
+  refuse(res, status, error, options);
+}
+
 const isJson = (type: string | undefined) => type === 'application/json' || (type !== undefined && /^application\/json\s*;/i.test(type));
 
 type Result = Awaited<ReturnType<Yoga['getResultForParams']>>;
 
 /** Writes the answer: Yoga's serialisation of the result, in one write. */
-async function writeResult(res: ServerResponse, result: Result, mediaType: JsonMediaType, fetchAPI: Yoga['fetchAPI']) {
+async function writeResult(req: IncomingMessage, res: ServerResponse, result: Result, mediaType: JsonMediaType, fetchAPI: Yoga['fetchAPI']) {
   // A stream cannot come from a plain query or mutation (subscriptions take Yoga's path, and
   // @defer/@stream are not enabled); processRegularResult answers one with 406, as Yoga would.
   const response = processRegularResult(result as Parameters<typeof processRegularResult>[0], fetchAPI, mediaType);
   if (res.destroyed || res.writableEnded) return;
-  const headers: string[] = [];
+  // The request id and CORS headers first, in this writeHead: set before it, they would send every
+  // header through node's slow merge (answer-headers.ts).
+  const headers = takeAnswerHeaders(req) ?? [];
   response.headers.forEach((value, name) => void headers.push(name, value));
   const body = await response.text();
   // One writeHead and one end: node:http sends the head and the body in a single write.
