@@ -1,3 +1,4 @@
+import { GraphQLError } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultHttp } from '../src/config.js';
@@ -143,8 +144,18 @@ describe('cross-site request forgery', () => {
 describe('the request id and CORS headers on every answer', () => {
   let served: ServedTestApp;
   beforeAll(async () => {
-    // A budget smaller than one large body, so that the refusal of one (503) is among the answers below.
-    served = await serveTestApp(sqlite, { config: { http: { ...defaultHttp, corsOrigins: [app], maxBodyBytesInFlight: SMALL_BODY_BYTES } } });
+    served = await serveTestApp(sqlite, {
+      // A budget smaller than one large body, so that the refusal of one (503) is among the answers below.
+      config: { http: { ...defaultHttp, corsOrigins: [app], maxBodyBytesInFlight: SMALL_BODY_BYTES } },
+      // A result whose HTTP status node refuses to write: the fast path's writeHead throws, and a 500 is sent instead.
+      plugins: [
+        safeForFastPath({
+          onExecute: ({ args, setResultAndStopExecution }) => {
+            if (args.operationName === 'UnwritableStatus') setResultAndStopExecution({ errors: [new GraphQLError('unwritable', { extensions: { http: { status: 1000 } } })] });
+          },
+        }),
+      ],
+    });
   });
   afterAll(() => served.close());
 
@@ -165,6 +176,7 @@ describe('the request id and CORS headers on every answer', () => {
     ['a preflight', request('OPTIONS /graphql HTTP/1.1\r\nAccess-Control-Request-Method: POST'), 204],
     ['a refused form POST', request('POST /graphql HTTP/1.1\r\nContent-Type: text/plain', hello), 415],
     ['a refused Host', request('POST /graphql HTTP/1.1\r\nContent-Type: application/json', hello).replace('Host: localhost', 'Host: bad host'), 400],
+    ['the fast path, when its writeHead throws', json(JSON.stringify({ query: 'query UnwritableStatus { __typename }', operationName: 'UnwritableStatus' })), 500],
     ['a body refused for the budget', request('POST /graphql HTTP/1.1\r\nContent-Type: application/json', ' '.repeat(SMALL_BODY_BYTES + 1)), 503],
   ])('%s', async (_path, raw, status) => {
     const { responses, raw: answer } = await sendRaw(served.server.url, raw);

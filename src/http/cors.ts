@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { addAnswerHeader, takeAnswerHeaders } from './answer-headers.js';
+import { addAnswerHeader, answerHeadersOf } from './answer-headers.js';
 
 /** How long a browser may keep a preflight's answer, in seconds: one preflight per 10 minutes, not one per request. */
 export const PREFLIGHT_MAX_AGE_SECONDS = 600;
@@ -63,6 +63,6 @@ export type CorsPolicy = ReturnType<typeof createCorsPolicy>;
 
 /** As Yoga answers: 204 with `Content-Length: 0`, which Safari needs to not wait for a body. */
 function answerPreflight(req: IncomingMessage, res: ServerResponse): void {
-  res.writeHead(204, [...(takeAnswerHeaders(req) ?? []), 'content-length', '0']);
+  res.writeHead(204, [...(answerHeadersOf(req) ?? []), 'content-length', '0']);
   res.end();
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { GraphQLError } from 'graphql';
 import { processRegularResult, type GraphQLParams, type YogaServerInstance } from 'graphql-yoga';
-import { setAnswerHeaders, takeAnswerHeaders } from './answer-headers.js';
+import { answerHeadersOf, setAnswerHeaders } from './answer-headers.js';
 import { BadRequestError, ServerBusyError } from './errors.js';
 import { errorsOfThrow } from '../graphql/masking.js';
 import type { ResponseSizeLimit } from '../graphql/plugins/response-size-limit.js';
@@ -99,7 +99,8 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
         logger.error(error);
         if (!res.headersSent) {
           setAnswerHeaders(req, res);
-          res.writeHead(500);
+          // A writeHead that threw may have set its status text already: this one says 500's own.
+          res.writeHead(500, 'Internal Server Error');
         }
         res.end();
       });
@@ -114,7 +115,7 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
     }
   };
 
-  /** Every answer but the fast path's: the listener's own refusals, and Yoga's. */
+  /** Yoga's answer to a request the fast path does not take, or 400 for a target that is not a path. */
   const toYoga = (req: IncomingMessage, res: ServerResponse) => {
     // Origin-form only ("/path?query"): `*` (OPTIONS *) and absolute URLs would make Yoga's URL throw.
     if (req.url?.charCodeAt(0) !== SLASH) return refuseHere(req, res, 400, new BadRequestError('The request target must be a path, such as /graphql.'));
@@ -173,7 +174,7 @@ async function writeResult(req: IncomingMessage, res: ServerResponse, result: Re
   if (res.destroyed || res.writableEnded) return;
   // The request id and CORS headers first, in this writeHead: set before it, they would send every
   // header through node's slow merge (answer-headers.ts).
-  const headers = takeAnswerHeaders(req) ?? [];
+  const headers = answerHeadersOf(req)?.slice() ?? [];
   response.headers.forEach((value, name) => void headers.push(name, value));
   const body = await response.text();
   // One writeHead and one end: node:http sends the head and the body in a single write.
