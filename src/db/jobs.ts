@@ -91,16 +91,17 @@ export async function findJobItems(db: Db, jobId: number, offset: number, limit:
  * Returned in id order.
  */
 export async function claimItemsOfJob(db: Db, workerId: string, jobId: number, limit: number, now = new Date()): Promise<JobItemRow[]> {
-  const skipLocked = isPostgres(db) ? sql` FOR UPDATE SKIP LOCKED` : sql``;
-  const { rows } = await sql<JobItemRow>`
-    UPDATE job_items SET status = 'RUNNING', claimed_by = ${workerId}
-    WHERE id IN (
-      SELECT id FROM job_items
-      WHERE job_id = ${jobId} AND status = 'PENDING' AND (run_after IS NULL OR run_after <= ${now.toISOString()})
-      ORDER BY id LIMIT ${limit}${skipLocked}
-    )
-    RETURNING *
-  `.execute(db);
+  const first = sql`
+    SELECT id FROM job_items
+    WHERE job_id = ${jobId} AND status = 'PENDING' AND (run_after IS NULL OR run_after <= ${now.toISOString()})
+    ORDER BY id LIMIT ${limit}
+  `;
+  // On PostgreSQL the ids go over as an array (ARRAY(…)), looked up in the primary key: `id IN
+  // (subquery)` was hash-joined against a scan of every item, ~1 ms a claim of 10,000 items.
+  const { rows } = await (isPostgres(db)
+    ? sql<JobItemRow>`UPDATE job_items SET status = 'RUNNING', claimed_by = ${workerId} WHERE id = ANY (ARRAY(${first} FOR UPDATE SKIP LOCKED)) RETURNING *`
+    : sql<JobItemRow>`UPDATE job_items SET status = 'RUNNING', claimed_by = ${workerId} WHERE id IN (${first}) RETURNING *`
+  ).execute(db);
   return rows.sort((a, b) => a.id - b.id);
 }
 
