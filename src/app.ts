@@ -134,6 +134,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     onItemDone: both(queueMetrics?.onItemDone, options.queueHooks?.onItemDone),
     onJobFinished: both(queueMetrics?.onJobFinished, options.queueHooks?.onJobFinished),
     ownership: config.database.dialect === 'postgres' ? 'shared' : 'exclusive',
+    claimApart: config.database.dialect === 'postgres',
   });
   // Every subscription of the process, whatever its field or transport, counts against one bound
   // and spends from one budget for the CPU of its events.

@@ -1,4 +1,6 @@
+import { setTimeout } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ItemsFault } from '../src/bank/job-items.js';
 import { createApp } from '../src/app.js';
 import { defaultQueue } from '../src/config.js';
 import { createDb } from '../src/db/connect.js';
@@ -192,6 +194,67 @@ describe.each(databases)('a batch of the queue on $name', (database) => {
       // begin; the advisory locks (one round trip); the accounts; balances and transfers; outcomes and the job's counters; commit.
       expect(batch).toHaveLength(database.name === 'postgres' ? 6 : 7);
       expect(statements.filter((statement) => /insert into transfers/i.test(statement))).toHaveLength(1);
+    } finally {
+      await app.dispose();
+    }
+  });
+});
+
+describe.skipIf(!postgres)('batches of a job on PostgreSQL', () => {
+  it('run at the same time when their accounts are apart: a claim passes over items that meet a running batch', async () => {
+    // Batches of two. Taken in id order, the second batch (items 3 and 4) would meet the first
+    // (items 1 and 2) on account 1 and wait for its locks; items 4 and 5 are apart from it.
+    const items = [
+      { fromId: '1', toId: '2', amount: 1 },
+      { fromId: '3', toId: '4', amount: 1 },
+      { fromId: '1', toId: '5', amount: 1 },
+      { fromId: '6', toId: '7', amount: 1 },
+      { fromId: '8', toId: '9', amount: 1 },
+      { fromId: '10', toId: '11', amount: 1 },
+    ];
+    const held: Set<number>[] = [];
+    let inside = 0;
+    let mostInside = 0;
+    const second = deferred();
+    // Inside its transaction, under its locks: the first batch waits there (5 s at most) for another to get in.
+    const itemsFault: ItemsFault = async (batch) => {
+      held.push(new Set(batch.flatMap((item) => [item.from_id, item.to_id]).map(Number)));
+      mostInside = Math.max(mostInside, ++inside);
+      try {
+        if (held.length === 1) await Promise.race([second.promise, setTimeout(5_000)]);
+        else second.resolve();
+      } finally {
+        inside -= 1;
+      }
+    };
+    const app = await createTestApp(postgres!, { config: { queue: { ...defaultQueue, concurrency: 2, batchSize: 2 } }, itemsFault });
+    try {
+      const { body } = await app.request(submit, { items });
+      expect(lastJob(await watch(app, body.data?.submitTransfers.id))).toMatchObject({ status: 'SUCCEEDED', done: items.length, failed: 0 });
+      expect(mostInside).toBe(2);
+      const [first, next] = held;
+      expect([...first!].some((account) => next!.has(account))).toBe(false);
+    } finally {
+      await app.dispose();
+    }
+  });
+});
+
+describe.skipIf(!postgres)('claims of a job among few accounts on PostgreSQL', () => {
+  it('read the window of items apart once, then claim plainly: a batch names nearly every account, so none is ever apart', async () => {
+    const finished = deferred();
+    const app = await createTestApp(postgres!, { config: { queue: { ...defaultQueue, concurrency: 4, batchSize: 100 } }, queueHooks: { onJobFinished: () => finished.resolve() } });
+    try {
+      app.resetStatements();
+      const { body } = await app.request(submit, { items: randomItems(2000, 50, 1) });
+      expect(body.errors).toBeUndefined();
+      await finished.promise;
+      const claims = app.statements.filter((statement) => /^\s*update job_items set status = 'RUNNING'/i.test(statement));
+      const apart = app.statements.filter((statement) => /^\s*with others as/i.test(statement));
+      // The job's first claim looks for items apart (all are, with nothing running); its batch
+      // names 50 accounts for 200 ends of transfers, and every later claim is plain.
+      expect(apart).toHaveLength(1);
+      expect(claims.length).toBeGreaterThanOrEqual(19);
     } finally {
       await app.dispose();
     }

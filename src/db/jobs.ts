@@ -2,7 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import { setImmediate } from 'node:timers/promises';
 import type { Db, JobItemRow, JobRow } from './database.js';
 import { isPostgres } from './dialect.js';
-import { inList } from './list-parameter.js';
+import { inList, listParameter } from './list-parameter.js';
 import { inTransaction } from './transaction.js';
 
 // The queue's SQL: one function per operation, the executor first. A job's counters (done, failed,
@@ -103,6 +103,75 @@ export async function claimItemsOfJob(db: Db, workerId: string, jobId: number, l
     : sql<JobItemRow>`UPDATE job_items SET status = 'RUNNING', claimed_by = ${workerId} WHERE id IN (${first}) RETURNING *`
   ).execute(db);
   return rows.sort((a, b) => a.id - b.id);
+}
+
+/** What a claim that prefers items apart from the running ones may read, and when it settles for the first items. */
+export type ApartClaim = {
+  /** Pending items read at most, by id: the claim's bound, whatever the job's size. */
+  window: number;
+  /** Fewer items than this apart from the running ones: claim the first items instead, or none. */
+  threshold: number;
+  /** Whether to claim the first items when too few are apart (else none). */
+  orFirst: boolean;
+  /** The accounts of `workerId`'s running items, as its process knows them: not read again from the items. */
+  ownAccounts: readonly string[];
+};
+
+/**
+ * Like claimItemsOfJob, on PostgreSQL, but preferring items that name no account of a running item
+ * (of any job, claimed by any worker on any replica): a batch of those does not wait for a running
+ * batch's account locks, so batches of one job run at once where their accounts are apart. Random
+ * transfers among a thousand accounts nearly always meet otherwise, and their batches ran one after
+ * the other across every worker and replica. It is a choice of items, not a lock: two claims at one
+ * moment may still pick batches that meet, and those take turns on the locks as before.
+ *
+ * The cost is bounded before the work: the first `window` pending items by id (an index range),
+ * and the running items of other processes (at most their workers' batches; this process's
+ * accounts come as `ownAccounts`, a parameter, so that one replica reads none). If fewer than
+ * `threshold` of the window are apart, the claim takes the first `limit` items, as
+ * claimItemsOfJob does, in the same statement, or none unless `orFirst`. `apart` says which it
+ * did; no items at all says nothing about the job (a claim at the same moment may have taken the
+ * chosen ones): ask claimItemsOfJob.
+ */
+export async function claimItemsApart(
+  db: Db,
+  workerId: string,
+  jobId: number,
+  limit: number,
+  { window, threshold, orFirst, ownAccounts }: ApartClaim,
+  now = new Date(),
+): Promise<{ items: JobItemRow[]; apart: boolean }> {
+  const due = sql`job_id = ${jobId} AND status = 'PENDING' AND (run_after IS NULL OR run_after <= ${now.toISOString()})`;
+  // `apart` is materialized once, and its count decides, as a one-time filter, which of the two
+  // claims reads any row; each locks its rows with SKIP LOCKED, as claimItemsOfJob does.
+  const { rows } = await sql<JobItemRow & { apart: boolean }>`
+    WITH others AS MATERIALIZED (
+      SELECT from_id, to_id FROM job_items WHERE status = 'RUNNING' AND (claimed_by < ${workerId} OR claimed_by > ${workerId})
+    ),
+    busy AS MATERIALIZED (
+      SELECT unnest(${listParameter(db, ownAccounts)}::text[]) AS account
+      UNION ALL SELECT from_id FROM others UNION ALL SELECT to_id FROM others
+    ),
+    apart AS MATERIALIZED (
+      SELECT id FROM (SELECT id, from_id, to_id FROM job_items WHERE ${due} ORDER BY id LIMIT ${window}) AS candidate
+      WHERE from_id NOT IN (SELECT account FROM busy) AND to_id NOT IN (SELECT account FROM busy)
+      ORDER BY id LIMIT ${limit}
+    ),
+    enough AS MATERIALIZED (SELECT count(*) >= ${threshold} AS apart FROM apart),
+    chosen_apart AS (
+      SELECT id, status FROM job_items WHERE id = ANY (ARRAY(SELECT id FROM apart)) AND (SELECT apart FROM enough)
+      FOR UPDATE SKIP LOCKED
+    ),
+    chosen_first AS (
+      SELECT id FROM job_items WHERE ${due} AND ${orFirst} AND NOT (SELECT apart FROM enough)
+      ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED
+    )
+    UPDATE job_items SET status = 'RUNNING', claimed_by = ${workerId}
+    WHERE id = ANY (ARRAY(SELECT id FROM chosen_apart WHERE status = 'PENDING' UNION ALL SELECT id FROM chosen_first))
+    RETURNING *, (SELECT apart FROM enough) AS apart
+  `.execute(db);
+  const apart = rows[0]?.apart ?? false;
+  return { items: rows.map(({ apart: _, ...item }) => item).sort((a, b) => a.id - b.id), apart };
 }
 
 /** QUEUED → RUNNING once its first item is claimed; a no-op for a job in any other state. */
