@@ -176,6 +176,27 @@ describe.each(databases)('cancelJob on $name', (database) => {
   });
 });
 
+describe.each(databases)('onJobFinished on $name', (database) => {
+  it('is told of a job that cancelJob ends, none of its items running, as of one its last item ends', async () => {
+    const finished: [string, number][] = [];
+    // No workers: nothing runs, and cancelJob ends the job itself.
+    const app = await createTestApp(database, { queueHooks: { onJobFinished: (status, durationMs) => finished.push([status, durationMs]) } });
+    try {
+      const { body } = await app.request(submit, { items: randomItems(10, 20, 1) });
+      const id = body.data?.submitTransfers.id;
+      const { body: cancelled } = await app.request(`mutation { cancelJob(id: "${id}") { status finishedAt } }`);
+      expect(cancelled.data?.cancelJob).toMatchObject({ status: 'CANCELLED', finishedAt: expect.any(String) });
+      expect(finished).toEqual([['CANCELLED', expect.any(Number)]]);
+      expect(finished[0]![1]).toBeGreaterThanOrEqual(0);
+      // Cancelling it again ends nothing.
+      await app.request(`mutation { cancelJob(id: "${id}") { status } }`);
+      expect(finished).toHaveLength(1);
+    } finally {
+      await app.dispose();
+    }
+  });
+});
+
 describe.each(databases)('a batch of the queue on $name', (database) => {
   it('applies 50 items in one transaction of a fixed number of statements: 6 on PostgreSQL, 7 on SQLite', async () => {
     const finished = deferred();

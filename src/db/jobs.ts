@@ -346,9 +346,10 @@ async function cancelPendingItemsOfCancelledJobs(trx: Db, jobIds: number[]): Pro
 /**
  * Cancels every item of a job not yet started, in the caller's transaction. The job's row is locked first,
  * so a worker finishing an item of it waits, then sees the cancelled count. A finished job, or an
- * unknown id, is returned as it is (undefined for an unknown id).
+ * unknown id, is returned as it is (undefined for an unknown id). `ended`: this call ended the job
+ * (no item of it was running).
  */
-export async function cancelUnstartedItems(trx: Db, jobId: number): Promise<JobRow | undefined> {
+export async function cancelUnstartedItems(trx: Db, jobId: number): Promise<{ job: JobRow; ended: boolean } | undefined> {
   const job = await trx
     .updateTable('jobs')
     .set({ cancel_requested: 1 })
@@ -356,7 +357,10 @@ export async function cancelUnstartedItems(trx: Db, jobId: number): Promise<JobR
     .where('status', 'in', ['QUEUED', 'RUNNING'])
     .returningAll()
     .executeTakeFirst();
-  if (!job) return (await findJobsByIds(trx, [jobId]))[0];
+  if (!job) {
+    const [found] = await findJobsByIds(trx, [jobId]);
+    return found && { job: found, ended: false };
+  }
   const cancelled = await trx
     .updateTable('job_items')
     .set({ status: 'CANCELLED' })
@@ -364,7 +368,7 @@ export async function cancelUnstartedItems(trx: Db, jobId: number): Promise<JobR
     .where('status', '=', 'PENDING')
     .executeTakeFirst();
   const count = Number(cancelled.numUpdatedRows);
-  return trx
+  const counted = await trx
     .updateTable('jobs')
     .set((eb) => ({
       cancelled: eb('cancelled', '+', count),
@@ -374,6 +378,7 @@ export async function cancelUnstartedItems(trx: Db, jobId: number): Promise<JobR
     .where('id', '=', jobId)
     .returningAll()
     .executeTakeFirstOrThrow();
+  return { job: counted, ended: counted.finished_at !== null };
 }
 
 /** Records that a worker is alive; its claims stand while its heartbeat is fresher than the lease. */

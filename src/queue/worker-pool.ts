@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
 import type { BatchResult } from '../bank/job-items.js';
-import type { Db, JobItemRow, JobStatus } from '../db/database.js';
+import type { Db, JobItemRow, JobRow, JobStatus } from '../db/database.js';
 import {
   claimItemsApart,
   claimItemsOfJob,
@@ -439,9 +439,12 @@ export class WorkerPool {
       const durationMs = performance.now() - startedAt;
       for (const { item, outcome } of completed) onItemDone('error' in outcome ? 'FAILED' : 'SUCCEEDED', item.attempts + 1, durationMs);
     }
-    if (onJobFinished && job.finished_at !== null) onJobFinished(job.status, Date.parse(job.finished_at) - Date.parse(job.created_at));
+    if (onJobFinished && job.finished_at !== null) onJobFinished(job.status, jobDurationMs(job));
   }
 }
+
+/** A finished job's time from submission to its end: what onJobFinished is told. */
+export const jobDurationMs = (job: JobRow): number => Date.parse(job.finished_at ?? job.created_at) - Date.parse(job.created_at);
 
 /**
  * PostgreSQL's deadlock_detected and serialization_failure: the transaction was rolled back whole
