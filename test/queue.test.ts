@@ -6,6 +6,7 @@ import { defaultQueue } from '../src/config.js';
 import { createDb } from '../src/db/connect.js';
 import type { Db } from '../src/db/database.js';
 import { deferred } from '../src/deferred.js';
+import { LockTimeoutError } from '../src/locks/errors.js';
 import { PostgresJobEvents } from '../src/queue/job-events.js';
 import { PROGRESS_INTERVAL_MS } from '../src/queue/job-watchers.js';
 import { databases, postgres, postgresUrlOf } from './helpers/databases.js';
@@ -191,6 +192,30 @@ describe.each(databases)('onJobFinished on $name', (database) => {
       // Cancelling it again ends nothing.
       await app.request(`mutation { cancelJob(id: "${id}") { status } }`);
       expect(finished).toHaveLength(1);
+    } finally {
+      await app.dispose();
+    }
+  });
+
+  it('is told of a cancelled job that ends when its last running items are handed back', async () => {
+    const told = deferred();
+    const finished: string[] = [];
+    // Every batch fails as a lock not granted in time would: its items are handed back, not failed.
+    const itemsFault: ItemsFault = () => {
+      throw new LockTimeoutError(1);
+    };
+    const queue = { ...defaultQueue, concurrency: 1, batchSize: 10, itemWorkMs: 200 };
+    const app = await createTestApp(database, { config: { queue }, itemsFault, queueHooks: { onJobFinished: (status) => (finished.push(status), told.resolve()) } });
+    try {
+      const { body } = await app.request(submit, { items: randomItems(3, 20, 1) });
+      const id = body.data?.submitTransfers.id;
+      // Cancelled while its three items are claimed (600 ms of work before their transaction): cancelJob cannot end it.
+      const running = () => app.db.selectFrom('job_items').select('id').where('job_id', '=', Number(id)).where('status', '=', 'RUNNING').execute();
+      await waitFor(async () => (await running()).length === 3);
+      const { body: cancelled } = await app.request(`mutation { cancelJob(id: "${id}") { status } }`);
+      expect(['QUEUED', 'RUNNING']).toContain(cancelled.data?.cancelJob.status);
+      await told.promise;
+      expect(finished).toEqual(['CANCELLED']);
     } finally {
       await app.dispose();
     }

@@ -310,10 +310,11 @@ export async function exhaustItem(db: Db, item: JobItemRow, workerId: string, me
  * a no-op for those no longer ours. With `runAfter`, the items' application threw: it counts as an
  * attempt, and they are not claimed again before then. If their job was cancelled meanwhile, they
  * are cancelled instead, in the same transaction: a cancelled job never starts an item again.
+ * Returns the jobs that ended so (their last running items handed back after a cancelJob).
  */
-export async function releaseItems(db: Db, itemIds: readonly number[], workerId: string, { runAfter }: { runAfter?: Date } = {}): Promise<void> {
-  if (itemIds.length === 0) return;
-  await inTransaction(db, async (trx) => {
+export async function releaseItems(db: Db, itemIds: readonly number[], workerId: string, { runAfter }: { runAfter?: Date } = {}): Promise<JobRow[]> {
+  if (itemIds.length === 0) return [];
+  return inTransaction(db, async (trx) => {
     const released = await trx
       .updateTable('job_items')
       .set((eb) => ({
@@ -326,13 +327,16 @@ export async function releaseItems(db: Db, itemIds: readonly number[], workerId:
       .where('claimed_by', '=', workerId)
       .returning('job_id')
       .execute();
-    await cancelPendingItemsOfCancelledJobs(trx, released.map((item) => item.job_id));
+    return cancelPendingItemsOfCancelledJobs(trx, released.map((item) => item.job_id));
   });
 }
 
-/** Runs cancelUnstartedItems again for those of `jobIds` that were cancelled, for items handed back since. */
-async function cancelPendingItemsOfCancelledJobs(trx: Db, jobIds: number[]): Promise<void> {
-  if (jobIds.length === 0) return;
+/**
+ * Runs cancelUnstartedItems again for those of `jobIds` that were cancelled, for items handed back
+ * since; returns the jobs that ended so.
+ */
+async function cancelPendingItemsOfCancelledJobs(trx: Db, jobIds: number[]): Promise<JobRow[]> {
+  if (jobIds.length === 0) return [];
   const cancelled = await trx
     .selectFrom('jobs')
     .select('id')
@@ -340,7 +344,12 @@ async function cancelPendingItemsOfCancelledJobs(trx: Db, jobIds: number[]): Pro
     .where('cancel_requested', '=', 1)
     .where('status', 'in', ['QUEUED', 'RUNNING'])
     .execute();
-  for (const { id } of cancelled) await cancelUnstartedItems(trx, id);
+  const ended: JobRow[] = [];
+  for (const { id } of cancelled) {
+    const result = await cancelUnstartedItems(trx, id);
+    if (result?.ended) ended.push(result.job);
+  }
+  return ended;
 }
 
 /**
@@ -400,8 +409,10 @@ export async function removeWorker(db: Db, workerId: string): Promise<void> {
  * heartbeat since `aliveSince` (pass the current time to void every other worker's claims, as a
  * lone SQLite process does at start). Such an item never committed its transfer, since the
  * transfer and the item's status are written in one transaction, so running it again applies it once.
+ * Returns how many items it handed back, and the jobs that ended so (cancelled, their last running
+ * items handed back).
  */
-export async function recoverAbandonedItems(db: Db, workerId: string, aliveSince: Date): Promise<number> {
+export async function recoverAbandonedItems(db: Db, workerId: string, aliveSince: Date): Promise<{ recovered: number; ended: JobRow[] }> {
   return inTransaction(db, async (trx) => {
     const alive = trx.selectFrom('queue_workers').select('id').where('heartbeat_at', '>=', aliveSince.toISOString());
     const recovered = await trx
@@ -411,8 +422,8 @@ export async function recoverAbandonedItems(db: Db, workerId: string, aliveSince
       .where((eb) => eb.or([eb('claimed_by', 'is', null), eb.and([eb('claimed_by', '!=', workerId), eb('claimed_by', 'not in', alive)])]))
       .returning('job_id')
       .execute();
-    await cancelPendingItemsOfCancelledJobs(trx, recovered.map((item) => item.job_id));
-    return recovered.length;
+    const ended = await cancelPendingItemsOfCancelledJobs(trx, recovered.map((item) => item.job_id));
+    return { recovered: recovered.length, ended };
   });
 }
 

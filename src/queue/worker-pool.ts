@@ -226,7 +226,8 @@ export class WorkerPool {
   }
 
   async #recover(aliveSince: Date): Promise<void> {
-    const recovered = await recoverAbandonedItems(this.db, this.workerId, aliveSince);
+    const { recovered, ended } = await recoverAbandonedItems(this.db, this.workerId, aliveSince);
+    this.#ended(ended);
     if (recovered > 0) this.#wakeUp();
   }
 
@@ -401,7 +402,7 @@ export class WorkerPool {
         // Not run now, and not the items' fault: a forceful stop, a lock not granted in time, the
         // database away or its pool busy, a deadlock PostgreSQL broke. Hand them back; if even
         // that fails, the claims are voided by recovery later.
-        await releaseItems(this.db, ids, this.workerId).catch(() => undefined);
+        this.#ended(await releaseItems(this.db, ids, this.workerId).catch(() => []));
         if (!signal.aborted) await sleep(250, undefined, { signal }).catch(() => undefined);
       } else if (batch.length > 1) {
         // The whole batch rolled back: run its items one by one, to apply the good ones and find the one at fault.
@@ -424,7 +425,7 @@ export class WorkerPool {
         return;
       }
       const delayMs = Math.min(MAX_BACKOFF_MS, this.options.retryBaseMs * 2 ** (attempts - 1));
-      await releaseItems(this.db, [item.id], this.workerId, { runAfter: new Date(Date.now() + delayMs) });
+      this.#ended(await releaseItems(this.db, [item.id], this.workerId, { runAfter: new Date(Date.now() + delayMs) }));
       // Wake a worker when the backoff is over, rather than at the next poll.
       setTimeout(() => this.#wakeUp(), delayMs).unref();
     } catch {
@@ -440,6 +441,14 @@ export class WorkerPool {
       for (const { item, outcome } of completed) onItemDone('error' in outcome ? 'FAILED' : 'SUCCEEDED', item.attempts + 1, durationMs);
     }
     if (onJobFinished && job.finished_at !== null) onJobFinished(job.status, jobDurationMs(job));
+  }
+
+  /** Cancelled jobs that ended when their last running items were handed back (releaseItems, recovery). */
+  #ended(jobs: readonly JobRow[]): void {
+    for (const job of jobs) {
+      this.events.publishJobChanged(job.id);
+      this.options.onJobFinished?.(job.status, jobDurationMs(job));
+    }
   }
 }
 
