@@ -143,8 +143,9 @@ export class WorkerPool {
   #meetingBatches = 0;
   /** The accounts of this process's claimed batches, each with the number of batches naming it. */
   readonly #ownAccounts = new Map<string, number>();
-  /** Workers waiting for a batch of this process to end, to claim again. */
+  /** Workers waiting for a batch of this process to end, to claim again, and the batches ended so far. */
   readonly #batchEndWaiters = new Set<() => void>();
+  #batchEnds = 0;
   /** The most batches this process has run at once; tests check it against the concurrency. */
   maxRunning = 0;
 
@@ -238,13 +239,17 @@ export class WorkerPool {
   }
 
   #batchEnded(): void {
+    this.#batchEnds += 1;
     for (const wake of [...this.#batchEndWaiters]) wake();
     this.#batchEndWaiters.clear();
   }
 
-  /** Resolves when a batch of this process ends (one is running: a claim waits only then), or at a stop. */
-  #untilBatchEnds(): Promise<void> {
-    if (this.#stopping) return Promise.resolve();
+  /**
+   * Resolves when a batch of this process ends (one is running: a claim waits only then), at once
+   * if one ended since `endsSeen` (while the claim that said to wait ran), or at a stop.
+   */
+  #untilBatchEnds(endsSeen: number): Promise<void> {
+    if (this.#stopping || this.#batchEnds !== endsSeen) return Promise.resolve();
     return new Promise((resolve) => this.#batchEndWaiters.add(resolve));
   }
 
@@ -265,6 +270,7 @@ export class WorkerPool {
   async #work(): Promise<void> {
     while (!this.#stopping) {
       const wakesSeen = this.#wakes;
+      const batchEndsSeen = this.#batchEnds;
       let claim: Claim;
       try {
         claim = await this.#claim();
@@ -274,7 +280,7 @@ export class WorkerPool {
         continue;
       }
       if (claim === WAIT_FOR_A_BATCH) {
-        await this.#untilBatchEnds();
+        await this.#untilBatchEnds(batchEndsSeen);
         continue;
       }
       const { items: batch, meets } = claim;
