@@ -2,10 +2,13 @@
 // src/ of this checkout or of DIR) with QUEUE_CONCURRENCY workers on a fresh PostgreSQL database,
 // one job of N random transfers among accounts 1..1000 (or 1..--accounts). Prints items/s; CPU per item of this
 // process and of its PostgreSQL backends (/proc/<pid>/stat); the statements per batch, by text;
-// and how many batches held their account keys at once (time-weighted mean and most): batches that
-// always meet run one after the other, whatever the workers. Run it pinned as the bench pins servers:
+// how many batches were inside all their locks at once (time-weighted mean and most), and how long
+// a batch stays inside them: batches that always meet run one after the other, whatever the
+// workers, and then hold time / batch size is the time per item. --replicas 2 runs two apps on the
+// one database in this process (separate pools, key mutexes and connections, as two replicas have;
+// they share this process's core). Run it pinned as the bench pins servers:
 //
-//   taskset -c 0 npx tsx bench/queue-probe.ts [--concurrency 4] [--items 10000] [--accounts 1000] [--batch 100] [--dir DIR]
+//   taskset -c 0 npx tsx bench/queue-probe.ts [--concurrency 4] [--items 10000] [--accounts 1000] [--batch 100] [--replicas 1] [--dir DIR]
 //
 // DIR: another checkout of the repository (with node_modules), for a before/after in one session.
 // It prints one JSON line, then the statements.
@@ -13,14 +16,16 @@ import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import type { Db } from '../src/db/database.js';
 import { cpuMsOf } from './cpu-ticks.js';
 import { PG_ADMIN_URL } from './pgdb.js';
 
-const { values } = parseArgs({ options: { concurrency: { type: 'string', default: '4' }, items: { type: 'string', default: '10000' }, accounts: { type: 'string', default: '1000' }, batch: { type: 'string' }, dir: { type: 'string', default: resolve(import.meta.dirname, '..') } } });
+const { values } = parseArgs({ options: { concurrency: { type: 'string', default: '4' }, items: { type: 'string', default: '10000' }, accounts: { type: 'string', default: '1000' }, replicas: { type: 'string', default: '1' }, batch: { type: 'string' }, dir: { type: 'string', default: resolve(import.meta.dirname, '..') } } });
 const dir = resolve(values.dir!);
 const concurrency = Number(values.concurrency);
 const items = Number(values.items);
 const accounts = Number(values.accounts);
+const replicas = Number(values.replicas);
 
 /** How many holders at once, time-weighted, and the most. */
 class Occupancy {
@@ -52,18 +57,26 @@ class Occupancy {
 }
 
 const keysHeld = new Occupancy();
-// A batch names more than two keys; a transfer or an increment two or one.
-const { KeyMutexes } = (await import(`${dir}/src/locks/key-mutexes.ts`)) as typeof import('../src/locks/key-mutexes.js');
-const withKeys = KeyMutexes.prototype.withKeys;
-KeyMutexes.prototype.withKeys = function <T>(this: InstanceType<typeof KeyMutexes>, keys: readonly string[], deadline: number, signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
-  const batch = keys.length > 2;
-  return withKeys.call<InstanceType<typeof KeyMutexes>, [readonly string[], number, AbortSignal | undefined, () => Promise<T>], Promise<T>>(this, keys, deadline, signal, async (): Promise<T> => {
-    if (batch) keysHeld.enter();
-    try {
-      return await work();
-    } finally {
-      if (batch) keysHeld.leave();
-    }
+let holds = 0;
+let heldMs = 0;
+// Inside all its locks: the work of TransactionLocks runs after the key mutexes, the connection
+// slot and (on PostgreSQL) the advisory locks are all taken, until its transaction ends. A batch
+// names more than two keys; a transfer or an increment two or one.
+const { TransactionLocks } = (await import(`${dir}/src/locks/transaction-locks.ts`)) as typeof import('../src/locks/transaction-locks.js');
+const withLocks = TransactionLocks.prototype.withLocks;
+TransactionLocks.prototype.withLocks = function <T>(this: InstanceType<typeof TransactionLocks>, keys: readonly string[], work: (trx: Db) => Promise<T>, options?: { signal?: AbortSignal }): Promise<T> {
+  if (keys.length <= 2) return withLocks.call(this, keys, work, options) as Promise<T>;
+  let enteredAt = 0;
+  const held = (trx: Db): Promise<T> => {
+    keysHeld.enter();
+    enteredAt = performance.now();
+    return work(trx);
+  };
+  return (withLocks.call(this, keys, held, options) as Promise<T>).finally(() => {
+    if (enteredAt === 0) return;
+    keysHeld.leave();
+    holds += 1;
+    heldMs += performance.now() - enteredAt;
   });
 };
 const { createApp } = (await import(`${dir}/src/app.ts`)) as typeof import('../src/app.js');
@@ -83,13 +96,19 @@ try {
   let finished!: () => void;
   const jobFinished = new Promise<void>((resolve) => (finished = resolve));
   const env = { DATABASE_URL: database.url, QUEUE_CONCURRENCY: String(concurrency), LOG_LEVEL: 'error', ...(values.batch ? { QUEUE_BATCH_SIZE: values.batch } : {}) };
-  const app = await createApp(loadConfig(env), {
-    onQuery: (sql) => {
-      statements.set(textOf(sql), (statements.get(textOf(sql)) ?? 0) + 1);
-      if (/insert into transfers/i.test(sql)) batches += 1;
-    },
-    queueHooks: { onJobFinished: () => finished() },
-  });
+  const apps: Awaited<ReturnType<typeof createApp>>[] = [];
+  for (let replica = 0; replica < replicas; replica += 1) {
+    apps.push(
+      await createApp(loadConfig(env), {
+        onQuery: (sql) => {
+          statements.set(textOf(sql), (statements.get(textOf(sql)) ?? 0) + 1);
+          if (/insert into transfers/i.test(sql)) batches += 1;
+        },
+        queueHooks: { onJobFinished: () => finished() },
+      }),
+    );
+  }
+  const app = apps[0]!;
   try {
     const transfers = Array.from({ length: items }, () => {
       const from = 1 + Math.floor(Math.random() * accounts);
@@ -102,6 +121,8 @@ try {
     batches = 0;
     const startedAt = performance.now();
     keysHeld.reset();
+    holds = 0;
+    heldMs = 0;
     const cpuAtStart = process.cpuUsage();
     const backendsAtStart = new Map((await backends()).map((pid) => [pid, cpuMsOf(pid)]));
     await jobFinished;
@@ -114,6 +135,7 @@ try {
     console.log(
       JSON.stringify({
         dir,
+        replicas,
         concurrency,
         accounts,
         batchSize: app.config.queue.batchSize,
@@ -125,11 +147,12 @@ try {
         batches,
         statementsPerBatch: +(total / batches).toFixed(1),
         batchesHoldingKeys: { mean: +keysHeld.mean(ms).toFixed(2), most: keysHeld.most },
+        msInsideLocksPerBatch: +(heldMs / holds).toFixed(1),
       }),
     );
     for (const [text, count] of counted.slice(0, 20)) console.log(`${(count / batches).toFixed(2).padStart(6)} per batch  ${text}`);
   } finally {
-    await app.close();
+    for (const replica of apps) await replica.close();
   }
 } finally {
   await admin.end();

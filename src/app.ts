@@ -20,7 +20,7 @@ import { takeAdvisoryLocks } from './locks/postgres-advisory-locks.js';
 import { TransactionLocks, type LockWaitKind, type TransactionLocksOptions } from './locks/transaction-locks.js';
 import { MemoryJobEvents, PostgresJobEvents, type JobEvents } from './queue/job-events.js';
 import { JobWatchers } from './queue/job-watchers.js';
-import { WorkerPool, type WorkerPoolOptions } from './queue/worker-pool.js';
+import { jobDurationMs, WorkerPool, type WorkerPoolOptions } from './queue/worker-pool.js';
 import { EventBudget } from './subscriptions/event-budget.js';
 import { SubscriptionSlots } from './subscriptions/subscription-slots.js';
 import type { GraphQLWsDeps } from './ws/graphql-ws-server.js';
@@ -119,21 +119,25 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const jobEvents = await createJobEvents(config, db);
   // The bank wakes the workers when a job is stored; the workers run each item through the bank.
   let queue: WorkerPool | undefined;
+  const queueMetrics = metrics?.observeQueue(() => countActiveItems(readDb));
+  // A job ends when its last item does (the workers), or when cancelJob finds none of it running (the bank).
+  const onJobFinished = both(queueMetrics?.onJobFinished, options.queueHooks?.onJobFinished);
   const bank = createBank({
     db,
     locks,
     maxPending: config.queue.maxPending,
     workAdded: () => queue?.notifyWorkAdded(),
     jobChanged: (jobId) => jobEvents.publishJobChanged(jobId),
+    jobFinished: onJobFinished && ((job) => onJobFinished(job.status, jobDurationMs(job))),
     itemsFault: options.itemsFault,
   });
-  const queueMetrics = metrics?.observeQueue(() => countActiveItems(readDb));
   queue = new WorkerPool(db, jobEvents, (items, workerId, signal) => bank.runJobItems(items, workerId, signal), {
     ...config.queue,
     logger,
     onItemDone: both(queueMetrics?.onItemDone, options.queueHooks?.onItemDone),
-    onJobFinished: both(queueMetrics?.onJobFinished, options.queueHooks?.onJobFinished),
+    onJobFinished,
     ownership: config.database.dialect === 'postgres' ? 'shared' : 'exclusive',
+    claimApart: config.database.dialect === 'postgres',
   });
   // Every subscription of the process, whatever its field or transport, counts against one bound
   // and spends from one budget for the CPU of its events.

@@ -1,9 +1,12 @@
+import { setTimeout } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ItemsFault } from '../src/bank/job-items.js';
 import { createApp } from '../src/app.js';
 import { defaultQueue } from '../src/config.js';
 import { createDb } from '../src/db/connect.js';
 import type { Db } from '../src/db/database.js';
 import { deferred } from '../src/deferred.js';
+import { LockTimeoutError } from '../src/locks/errors.js';
 import { PostgresJobEvents } from '../src/queue/job-events.js';
 import { PROGRESS_INTERVAL_MS } from '../src/queue/job-watchers.js';
 import { databases, postgres, postgresUrlOf } from './helpers/databases.js';
@@ -174,6 +177,51 @@ describe.each(databases)('cancelJob on $name', (database) => {
   });
 });
 
+describe.each(databases)('onJobFinished on $name', (database) => {
+  it('is told of a job that cancelJob ends, none of its items running, as of one its last item ends', async () => {
+    const finished: [string, number][] = [];
+    // No workers: nothing runs, and cancelJob ends the job itself.
+    const app = await createTestApp(database, { queueHooks: { onJobFinished: (status, durationMs) => finished.push([status, durationMs]) } });
+    try {
+      const { body } = await app.request(submit, { items: randomItems(10, 20, 1) });
+      const id = body.data?.submitTransfers.id;
+      const { body: cancelled } = await app.request(`mutation { cancelJob(id: "${id}") { status finishedAt } }`);
+      expect(cancelled.data?.cancelJob).toMatchObject({ status: 'CANCELLED', finishedAt: expect.any(String) });
+      expect(finished).toEqual([['CANCELLED', expect.any(Number)]]);
+      expect(finished[0]![1]).toBeGreaterThanOrEqual(0);
+      // Cancelling it again ends nothing.
+      await app.request(`mutation { cancelJob(id: "${id}") { status } }`);
+      expect(finished).toHaveLength(1);
+    } finally {
+      await app.dispose();
+    }
+  });
+
+  it('is told of a cancelled job that ends when its last running items are handed back', async () => {
+    const told = deferred();
+    const finished: string[] = [];
+    // Every batch fails as a lock not granted in time would: its items are handed back, not failed.
+    const itemsFault: ItemsFault = () => {
+      throw new LockTimeoutError(1);
+    };
+    const queue = { ...defaultQueue, concurrency: 1, batchSize: 10, itemWorkMs: 200 };
+    const app = await createTestApp(database, { config: { queue }, itemsFault, queueHooks: { onJobFinished: (status) => (finished.push(status), told.resolve()) } });
+    try {
+      const { body } = await app.request(submit, { items: randomItems(3, 20, 1) });
+      const id = body.data?.submitTransfers.id;
+      // Cancelled while its three items are claimed (600 ms of work before their transaction): cancelJob cannot end it.
+      const running = () => app.db.selectFrom('job_items').select('id').where('job_id', '=', Number(id)).where('status', '=', 'RUNNING').execute();
+      await waitFor(async () => (await running()).length === 3);
+      const { body: cancelled } = await app.request(`mutation { cancelJob(id: "${id}") { status } }`);
+      expect(['QUEUED', 'RUNNING']).toContain(cancelled.data?.cancelJob.status);
+      await told.promise;
+      expect(finished).toEqual(['CANCELLED']);
+    } finally {
+      await app.dispose();
+    }
+  });
+});
+
 describe.each(databases)('a batch of the queue on $name', (database) => {
   it('applies 50 items in one transaction of a fixed number of statements: 6 on PostgreSQL, 7 on SQLite', async () => {
     const finished = deferred();
@@ -192,6 +240,67 @@ describe.each(databases)('a batch of the queue on $name', (database) => {
       // begin; the advisory locks (one round trip); the accounts; balances and transfers; outcomes and the job's counters; commit.
       expect(batch).toHaveLength(database.name === 'postgres' ? 6 : 7);
       expect(statements.filter((statement) => /insert into transfers/i.test(statement))).toHaveLength(1);
+    } finally {
+      await app.dispose();
+    }
+  });
+});
+
+describe.skipIf(!postgres)('batches of a job on PostgreSQL', () => {
+  it('run at the same time when their accounts are apart: a claim passes over items that meet a running batch', async () => {
+    // Batches of two. Taken in id order, the second batch (items 3 and 4) would meet the first
+    // (items 1 and 2) on account 1 and wait for its locks; items 4 and 5 are apart from it.
+    const items = [
+      { fromId: '1', toId: '2', amount: 1 },
+      { fromId: '3', toId: '4', amount: 1 },
+      { fromId: '1', toId: '5', amount: 1 },
+      { fromId: '6', toId: '7', amount: 1 },
+      { fromId: '8', toId: '9', amount: 1 },
+      { fromId: '10', toId: '11', amount: 1 },
+    ];
+    const held: Set<number>[] = [];
+    let inside = 0;
+    let mostInside = 0;
+    const second = deferred();
+    // Inside its transaction, under its locks: the first batch waits there (5 s at most) for another to get in.
+    const itemsFault: ItemsFault = async (batch) => {
+      held.push(new Set(batch.flatMap((item) => [item.from_id, item.to_id]).map(Number)));
+      mostInside = Math.max(mostInside, ++inside);
+      try {
+        if (held.length === 1) await Promise.race([second.promise, setTimeout(5_000)]);
+        else second.resolve();
+      } finally {
+        inside -= 1;
+      }
+    };
+    const app = await createTestApp(postgres!, { config: { queue: { ...defaultQueue, concurrency: 2, batchSize: 2 } }, itemsFault });
+    try {
+      const { body } = await app.request(submit, { items });
+      expect(lastJob(await watch(app, body.data?.submitTransfers.id))).toMatchObject({ status: 'SUCCEEDED', done: items.length, failed: 0 });
+      expect(mostInside).toBe(2);
+      const [first, next] = held;
+      expect([...first!].some((account) => next!.has(account))).toBe(false);
+    } finally {
+      await app.dispose();
+    }
+  });
+});
+
+describe.skipIf(!postgres)('claims of a job among few accounts on PostgreSQL', () => {
+  it('read the window of items apart once, then claim plainly: a batch names nearly every account, so none is ever apart', async () => {
+    const finished = deferred();
+    const app = await createTestApp(postgres!, { config: { queue: { ...defaultQueue, concurrency: 4, batchSize: 100 } }, queueHooks: { onJobFinished: () => finished.resolve() } });
+    try {
+      app.resetStatements();
+      const { body } = await app.request(submit, { items: randomItems(2000, 50, 1) });
+      expect(body.errors).toBeUndefined();
+      await finished.promise;
+      const claims = app.statements.filter((statement) => /^\s*update job_items set status = 'RUNNING'/i.test(statement));
+      const apart = app.statements.filter((statement) => /^\s*with others as/i.test(statement));
+      // The job's first claim looks for items apart (all are, with nothing running); its batch
+      // names 50 accounts for 200 ends of transfers, and every later claim is plain.
+      expect(apart).toHaveLength(1);
+      expect(claims.length).toBeGreaterThanOrEqual(19);
     } finally {
       await app.dispose();
     }

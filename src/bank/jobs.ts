@@ -22,6 +22,8 @@ export type JobsDeps = {
   workAdded(): void;
   /** Tells the job's watchers, on every process, that it changed. */
   jobChanged(jobId: number): void;
+  /** Told when cancelJob ends a job (none of its items was running): the queue's onJobFinished hook. */
+  jobFinished?: (job: JobRow) => void;
   /** A test-only seam: a fault inside the transaction that applies a batch of items (src/bank/job-items.ts). */
   itemsFault?: ItemsFault;
 };
@@ -73,8 +75,9 @@ export async function submitJob(
  */
 export async function cancelJob(deps: JobsDeps, id: string): Promise<JobRow> {
   const jobId = parseId(id);
-  const job = jobId === null ? undefined : await inTransaction(deps.db, (trx) => cancelUnstartedItems(trx, jobId));
-  if (!job) throw new NotFoundError('Job', id);
-  deps.jobChanged(job.id);
-  return job;
+  const cancelled = jobId === null ? undefined : await inTransaction(deps.db, (trx) => cancelUnstartedItems(trx, jobId));
+  if (!cancelled) throw new NotFoundError('Job', id);
+  deps.jobChanged(cancelled.job.id);
+  if (cancelled.ended) deps.jobFinished?.(cancelled.job);
+  return cancelled.job;
 }

@@ -138,7 +138,7 @@ export class Metrics {
     const itemDuration = new Histogram({ name: 'queue_item_duration_seconds', help: "Time of the batch transaction that applied an item (its last attempt's).", buckets: DURATION_BUCKETS, registers });
     const jobDuration = new Histogram({
       name: 'queue_job_duration_seconds',
-      help: 'Time from a job’s submission to its end, by final status, for jobs whose last item ended in this process.',
+      help: 'Time from a job’s submission to its end, by final status, for jobs that ended in this process (their last item, a cancelJob with none of their items running, or their last running items handed back after one).',
       labelNames: ['status'],
       buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600],
       registers,

@@ -1,10 +1,12 @@
 import type { Logger } from '../observability/logger.js';
+import { Mutex } from 'async-mutex';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
 import type { BatchResult } from '../bank/job-items.js';
-import type { Db, JobItemRow, JobStatus } from '../db/database.js';
+import type { Db, JobItemRow, JobRow, JobStatus } from '../db/database.js';
 import {
+  claimItemsApart,
   claimItemsOfJob,
   deleteFinishedJobs,
   exhaustItem,
@@ -41,6 +43,11 @@ export type WorkerPoolOptions = {
    */
   ownership: 'exclusive' | 'shared';
   leaseMs?: number;
+  /**
+   * Claims prefer items whose accounts are apart from the running items' (claimItemsApart), so that
+   * batches run at once: PostgreSQL. SQLite runs one transaction at a time, so nothing is gained there.
+   */
+  claimApart?: boolean;
   /** How often an idle worker looks for work without being told (a lost notification costs this). */
   pollMs?: number;
   /**
@@ -68,6 +75,38 @@ const RETENTION_BATCH_ITEMS = 1_000;
 const RETENTION_JOBS_PER_ROUND = 10;
 const RETENTION_EVERY_MS = 60_000;
 const MAX_BACKOFF_MS = 3_600_000;
+/**
+ * A claim apart reads the first 4 batches' worth of pending items, and settles for half a batch of
+ * them (bench/README.md, the queue's model: a window of 2 or 8 batches, or a quarter of a batch,
+ * ran no more batches at once, and smaller batches cost more per item).
+ */
+const APART_WINDOW_BATCHES = 4;
+const APART_SHARE_OF_BATCH = 0.5;
+/** Batches claimed as the first items, which may wait for running ones, a process runs at once: one waiting in line behind one running. */
+const MAX_MEETING_BATCHES = 2;
+
+/**
+ * Whether a batch names few distinct accounts for its items: fewer than 0.8 per end of a transfer.
+ * Random transfers among a thousand accounts name ~0.9 per end in a batch of 100 (181 accounts, 18 %
+ * of them: several such batches can be apart); among a hundred, ~0.43 (87 accounts: a batch names
+ * nearly all, and no two are ever apart). 0.8 is about 500 accounts, where three batches of 100
+ * name most of them. Too few items to tell (under 20) count as many accounts.
+ */
+function namesFewAccounts(items: readonly JobItemRow[]): boolean {
+  if (items.length < 20) return false;
+  const accounts = new Set<string>();
+  for (const item of items) accounts.add(item.from_id).add(item.to_id);
+  return accounts.size < 0.8 * 2 * items.length;
+}
+
+/**
+ * A claimed batch, and whether it counts among the batches of this process that may meet running
+ * ones (#meetingBatches: the first items, claimed by a claim apart); or a wait for a batch of this
+ * process to end.
+ */
+type Claim = { items: JobItemRow[]; meets: boolean } | typeof WAIT_FOR_A_BATCH;
+const WAIT_FOR_A_BATCH = Symbol('wait for a batch');
+const NOTHING: Claim = { items: [], meets: false };
 
 /**
  * A fixed pool of async workers that take job items from the database and hand them to the item
@@ -96,6 +135,17 @@ export class WorkerPool {
   #activeJobs: { ids: number[]; wakes: number; readAt: number } | undefined;
   /** The last job this process marked RUNNING (QUEUED → RUNNING happens once per job). */
   #jobMarkedRunning: number | undefined;
+  /** One claim at a time in this process, so that each sees the items the one before it took as running. */
+  readonly #claiming = new Mutex();
+  /** Jobs whose last batch named few accounts (namesFewAccounts), by id: plain claims serve them. */
+  readonly #fewAccounts = new Map<number, boolean>();
+  /** Batches of this process claimed as the first items, not apart from the running ones: MAX_MEETING_BATCHES at most. */
+  #meetingBatches = 0;
+  /** The accounts of this process's claimed batches, each with the number of batches naming it. */
+  readonly #ownAccounts = new Map<string, number>();
+  /** Workers waiting for a batch of this process to end, to claim again, and the batches ended so far. */
+  readonly #batchEndWaiters = new Set<() => void>();
+  #batchEnds = 0;
   /** The most batches this process has run at once; tests check it against the concurrency. */
   maxRunning = 0;
 
@@ -177,13 +227,30 @@ export class WorkerPool {
   }
 
   async #recover(aliveSince: Date): Promise<void> {
-    const recovered = await recoverAbandonedItems(this.db, this.workerId, aliveSince);
+    const { recovered, ended } = await recoverAbandonedItems(this.db, this.workerId, aliveSince);
+    this.#ended(ended);
     if (recovered > 0) this.#wakeUp();
   }
 
   #wakeUp(): void {
     this.#wakes += 1;
     for (const wake of [...this.#sleepers]) wake();
+    if (this.#stopping) this.#batchEnded();
+  }
+
+  #batchEnded(): void {
+    this.#batchEnds += 1;
+    for (const wake of [...this.#batchEndWaiters]) wake();
+    this.#batchEndWaiters.clear();
+  }
+
+  /**
+   * Resolves when a batch of this process ends (one is running: a claim waits only then), at once
+   * if one ended since `endsSeen` (while the claim that said to wait ran), or at a stop.
+   */
+  #untilBatchEnds(endsSeen: number): Promise<void> {
+    if (this.#stopping || this.#batchEnds !== endsSeen) return Promise.resolve();
+    return new Promise((resolve) => this.#batchEndWaiters.add(resolve));
   }
 
   /** Waits until woken or `ms` pass; returns at once if a wake-up came since `wakesSeen`. */
@@ -203,14 +270,20 @@ export class WorkerPool {
   async #work(): Promise<void> {
     while (!this.#stopping) {
       const wakesSeen = this.#wakes;
-      let batch: JobItemRow[];
+      const batchEndsSeen = this.#batchEnds;
+      let claim: Claim;
       try {
-        batch = await this.#claim();
+        claim = await this.#claim();
       } catch {
         // The database is away: look again a little later.
         await this.#idle(1_000, wakesSeen);
         continue;
       }
+      if (claim === WAIT_FOR_A_BATCH) {
+        await this.#untilBatchEnds(batchEndsSeen);
+        continue;
+      }
+      const { items: batch, meets } = claim;
       if (batch.length === 0) {
         await this.#idle(this.options.pollMs ?? 1_000, wakesSeen);
         continue;
@@ -221,6 +294,9 @@ export class WorkerPool {
         await this.#run(batch);
       } finally {
         this.#running -= 1;
+        if (meets) this.#meetingBatches -= 1;
+        if (this.options.claimApart) this.#countAccounts(batch, -1);
+        this.#batchEnded();
       }
       // better-sqlite3 answers synchronously, so claim → apply → claim is a chain of resolved
       // promises that would never let the event loop serve a request: yield after every batch.
@@ -232,16 +308,72 @@ export class WorkerPool {
    * A batch of the next job in turn that has items to run: each claim moves the turn on, so two
    * jobs pending at once both progress, whatever their sizes and whichever came first.
    */
-  async #claim(): Promise<JobItemRow[]> {
+  async #claim(): Promise<Claim> {
     const jobs = await this.#activeJobIds();
     for (let tried = 0; tried < jobs.length && !this.#stopping; tried += 1) {
       const jobId = jobs[this.#turn++ % jobs.length]!;
-      const batch = await claimItemsOfJob(this.db, this.workerId, jobId, this.options.batchSize);
-      if (batch.length > 0) return batch;
+      const claim = this.options.claimApart
+        ? await this.#claiming.runExclusive(async () => {
+            if (this.#stopping) return NOTHING;
+            const claim = await this.#claimApart(jobId);
+            // Counted before the next claim of this process, which passes over them.
+            if (claim !== WAIT_FOR_A_BATCH) this.#countAccounts(claim.items, 1);
+            return claim;
+          })
+        : { items: await claimItemsOfJob(this.db, this.workerId, jobId, this.options.batchSize), meets: false };
+      if (claim === WAIT_FOR_A_BATCH || claim.items.length > 0) return claim;
       // A job with nothing to claim may have ended: read the list again next time.
       this.#activeJobs = undefined;
     }
-    return [];
+    return NOTHING;
+  }
+
+  /**
+   * A batch of items apart from the running ones if the window holds enough, else the first items,
+   * as a plain claim takes them. Those may meet running batches and wait for their locks; while
+   * MAX_MEETING_BATCHES of this process's do, a worker waits for one of its batches to end rather
+   * than claim more of them: a batch that waits holds its claim, and its accounts count as busy for
+   * every claim after it, which would then find nothing apart.
+   *
+   * Where few accounts make every batch meet the running ones (among a hundred accounts a batch
+   * names nearly all), the window would be read in vain and the waits would gain nothing: a job
+   * whose last batch named few accounts for its items (namesFewAccounts) is claimed plainly, as if
+   * there were no window, until a batch of it names many. That is read off the claimed items
+   * themselves, so it costs no statement.
+   */
+  async #claimApart(jobId: number): Promise<Claim> {
+    const { batchSize } = this.options;
+    const plain = async (items?: JobItemRow[]): Promise<Claim> => {
+      items ??= await claimItemsOfJob(this.db, this.workerId, jobId, batchSize);
+      if (items.length > 0) {
+        this.#meetingBatches += 1;
+        this.#fewAccounts.set(jobId, namesFewAccounts(items));
+      }
+      return { items, meets: true };
+    };
+    if (this.#fewAccounts.get(jobId)) return plain();
+    const mayMeet = this.#meetingBatches < MAX_MEETING_BATCHES;
+    const { items, apart } = await claimItemsApart(this.db, this.workerId, jobId, batchSize, {
+      window: APART_WINDOW_BATCHES * batchSize,
+      threshold: Math.ceil(APART_SHARE_OF_BATCH * batchSize),
+      orFirst: mayMeet,
+      ownAccounts: [...this.#ownAccounts.keys()],
+    });
+    if (apart && items.length > 0) {
+      this.#fewAccounts.set(jobId, namesFewAccounts(items));
+      return { items, meets: false };
+    }
+    if (!mayMeet) return WAIT_FOR_A_BATCH;
+    // None at all: the job may have none left, or a claim took the chosen ones at the same moment.
+    return plain(items.length > 0 ? items : undefined);
+  }
+
+  #countAccounts(items: readonly JobItemRow[], change: 1 | -1): void {
+    for (const account of new Set(items.flatMap((item) => [item.from_id, item.to_id]))) {
+      const batches = (this.#ownAccounts.get(account) ?? 0) + change;
+      if (batches === 0) this.#ownAccounts.delete(account);
+      else this.#ownAccounts.set(account, batches);
+    }
   }
 
   /**
@@ -254,6 +386,7 @@ export class WorkerPool {
     if (cached && cached.wakes === this.#wakes && performance.now() - cached.readAt < (this.options.pollMs ?? 1_000)) return cached.ids;
     const read = { wakes: this.#wakes, readAt: performance.now(), ids: await findActiveJobIds(this.db, MAX_JOBS_IN_TURN) };
     this.#activeJobs = read;
+    for (const jobId of this.#fewAccounts.keys()) if (!read.ids.includes(jobId)) this.#fewAccounts.delete(jobId);
     return read.ids;
   }
 
@@ -275,7 +408,7 @@ export class WorkerPool {
         // Not run now, and not the items' fault: a forceful stop, a lock not granted in time, the
         // database away or its pool busy, a deadlock PostgreSQL broke. Hand them back; if even
         // that fails, the claims are voided by recovery later.
-        await releaseItems(this.db, ids, this.workerId).catch(() => undefined);
+        this.#ended(await releaseItems(this.db, ids, this.workerId).catch(() => []));
         if (!signal.aborted) await sleep(250, undefined, { signal }).catch(() => undefined);
       } else if (batch.length > 1) {
         // The whole batch rolled back: run its items one by one, to apply the good ones and find the one at fault.
@@ -298,7 +431,7 @@ export class WorkerPool {
         return;
       }
       const delayMs = Math.min(MAX_BACKOFF_MS, this.options.retryBaseMs * 2 ** (attempts - 1));
-      await releaseItems(this.db, [item.id], this.workerId, { runAfter: new Date(Date.now() + delayMs) });
+      this.#ended(await releaseItems(this.db, [item.id], this.workerId, { runAfter: new Date(Date.now() + delayMs) }));
       // Wake a worker when the backoff is over, rather than at the next poll.
       setTimeout(() => this.#wakeUp(), delayMs).unref();
     } catch {
@@ -313,9 +446,20 @@ export class WorkerPool {
       const durationMs = performance.now() - startedAt;
       for (const { item, outcome } of completed) onItemDone('error' in outcome ? 'FAILED' : 'SUCCEEDED', item.attempts + 1, durationMs);
     }
-    if (onJobFinished && job.finished_at !== null) onJobFinished(job.status, Date.parse(job.finished_at) - Date.parse(job.created_at));
+    if (onJobFinished && job.finished_at !== null) onJobFinished(job.status, jobDurationMs(job));
+  }
+
+  /** Cancelled jobs that ended when their last running items were handed back (releaseItems, recovery). */
+  #ended(jobs: readonly JobRow[]): void {
+    for (const job of jobs) {
+      this.events.publishJobChanged(job.id);
+      this.options.onJobFinished?.(job.status, jobDurationMs(job));
+    }
   }
 }
+
+/** A finished job's time from submission to its end: what onJobFinished is told. */
+export const jobDurationMs = (job: JobRow): number => Date.parse(job.finished_at ?? job.created_at) - Date.parse(job.created_at);
 
 /**
  * PostgreSQL's deadlock_detected and serialization_failure: the transaction was rolled back whole
