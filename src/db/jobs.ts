@@ -118,6 +118,14 @@ export type ApartClaim = {
 };
 
 /**
+ * Other processes' running items a claim apart reads at most: their workers' batches (replicas ×
+ * QUEUE_CONCURRENCY × QUEUE_BATCH_SIZE; 4,000 for ten replicas of four workers at 100), plus claims
+ * of dead workers not yet voided. Past it, the accounts left unread are not avoided: it costs only
+ * a batch that may wait for locks, as before claims apart.
+ */
+const OTHERS_RUNNING_READ_AT_MOST = 10_000;
+
+/**
  * Like claimItemsOfJob, on PostgreSQL, but preferring items that name no account of a running item
  * (of any job, claimed by any worker on any replica): a batch of those does not wait for a running
  * batch's account locks, so batches of one job run at once where their accounts are apart. Random
@@ -126,8 +134,9 @@ export type ApartClaim = {
  * moment may still pick batches that meet, and those take turns on the locks as before.
  *
  * The cost is bounded before the work: the first `window` pending items by id (an index range),
- * and the running items of other processes (at most their workers' batches; this process's
- * accounts come as `ownAccounts`, a parameter, so that one replica reads none). If fewer than
+ * and the running items of other processes (their workers' batches, and at most
+ * OTHERS_RUNNING_READ_AT_MOST; this process's accounts come as `ownAccounts`, a parameter, so that
+ * one replica reads none). If fewer than
  * `threshold` of the window are apart, the claim takes the first `limit` items, as
  * claimItemsOfJob does, in the same statement, or none unless `orFirst`. `apart` says which it
  * did; no items at all says nothing about the job (a claim at the same moment may have taken the
@@ -143,10 +152,13 @@ export async function claimItemsApart(
 ): Promise<{ items: JobItemRow[]; apart: boolean }> {
   const due = sql`job_id = ${jobId} AND status = 'PENDING' AND (run_after IS NULL OR run_after <= ${now.toISOString()})`;
   // `apart` is materialized once, and its count decides, as a one-time filter, which of the two
-  // claims reads any row; each locks its rows with SKIP LOCKED, as claimItemsOfJob does.
+  // claims reads any row; each locks its rows with SKIP LOCKED, as claimItemsOfJob does, and each
+  // row locked is checked again against the whole of `due` (an item claimed, failed and handed
+  // back with a later run_after while this statement ran is not taken early).
   const { rows } = await sql<JobItemRow & { apart: boolean }>`
     WITH others AS MATERIALIZED (
       SELECT from_id, to_id FROM job_items WHERE status = 'RUNNING' AND (claimed_by < ${workerId} OR claimed_by > ${workerId})
+      LIMIT ${OTHERS_RUNNING_READ_AT_MOST}
     ),
     busy AS MATERIALIZED (
       SELECT unnest(${listParameter(db, ownAccounts)}::text[]) AS account
@@ -159,7 +171,7 @@ export async function claimItemsApart(
     ),
     enough AS MATERIALIZED (SELECT count(*) >= ${threshold} AS apart FROM apart),
     chosen_apart AS (
-      SELECT id, status FROM job_items WHERE id = ANY (ARRAY(SELECT id FROM apart)) AND (SELECT apart FROM enough)
+      SELECT id, status FROM job_items WHERE id = ANY (ARRAY(SELECT id FROM apart)) AND ${due} AND (SELECT apart FROM enough)
       FOR UPDATE SKIP LOCKED
     ),
     chosen_first AS (

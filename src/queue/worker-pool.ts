@@ -139,8 +139,10 @@ export class WorkerPool {
   readonly #claiming = new Mutex();
   /** Jobs whose last batch named few accounts (namesFewAccounts), by id: plain claims serve them. */
   readonly #fewAccounts = new Map<number, boolean>();
-  /** Batches of this process claimed as the first items, not apart from the running ones: MAX_MEETING_BATCHES at most. */
+  /** Batches of this process claimed as the first items, not apart from the running ones: MAX_MEETING_BATCHES at most, but see #claimApart. */
   #meetingBatches = 0;
+  /** This process's batches in flight, by job: a job with none may always take its first items. */
+  readonly #batchesOfJob = new Map<number, number>();
   /** The accounts of this process's claimed batches, each with the number of batches naming it. */
   readonly #ownAccounts = new Map<string, number>();
   /** Workers waiting for a batch of this process to end, to claim again, and the batches ended so far. */
@@ -295,7 +297,10 @@ export class WorkerPool {
       } finally {
         this.#running -= 1;
         if (meets) this.#meetingBatches -= 1;
-        if (this.options.claimApart) this.#countAccounts(batch, -1);
+        if (this.options.claimApart) {
+          this.#countAccounts(batch, -1);
+          this.#countBatchOfJob(batch[0]!.job_id, -1);
+        }
         this.#batchEnded();
       }
       // better-sqlite3 answers synchronously, so claim → apply → claim is a chain of resolved
@@ -317,7 +322,10 @@ export class WorkerPool {
             if (this.#stopping) return NOTHING;
             const claim = await this.#claimApart(jobId);
             // Counted before the next claim of this process, which passes over them.
-            if (claim !== WAIT_FOR_A_BATCH) this.#countAccounts(claim.items, 1);
+            if (claim !== WAIT_FOR_A_BATCH && claim.items.length > 0) {
+              this.#countAccounts(claim.items, 1);
+              this.#countBatchOfJob(jobId, 1);
+            }
             return claim;
           })
         : { items: await claimItemsOfJob(this.db, this.workerId, jobId, this.options.batchSize), meets: false };
@@ -328,12 +336,21 @@ export class WorkerPool {
     return NOTHING;
   }
 
+  #countBatchOfJob(jobId: number, change: 1 | -1): void {
+    const batches = (this.#batchesOfJob.get(jobId) ?? 0) + change;
+    if (batches === 0) this.#batchesOfJob.delete(jobId);
+    else this.#batchesOfJob.set(jobId, batches);
+  }
+
   /**
    * A batch of items apart from the running ones if the window holds enough, else the first items,
    * as a plain claim takes them. Those may meet running batches and wait for their locks; while
    * MAX_MEETING_BATCHES of this process's do, a worker waits for one of its batches to end rather
    * than claim more of them: a batch that waits holds its claim, and its accounts count as busy for
-   * every claim after it, which would then find nothing apart.
+   * every claim after it, which would then find nothing apart. A job none of whose batches is in
+   * flight here takes its first items all the same: else a job among few accounts, whose batches
+   * are all first items, would keep that bound reached, and a job submitted after it would wait for
+   * its end (found in review: a job of 10 after one of 10,000 among 100 accounts).
    *
    * Where few accounts make every batch meet the running ones (among a hundred accounts a batch
    * names nearly all), the window would be read in vain and the waits would gain nothing: a job
@@ -352,7 +369,7 @@ export class WorkerPool {
       return { items, meets: true };
     };
     if (this.#fewAccounts.get(jobId)) return plain();
-    const mayMeet = this.#meetingBatches < MAX_MEETING_BATCHES;
+    const mayMeet = this.#meetingBatches < MAX_MEETING_BATCHES || !this.#batchesOfJob.has(jobId);
     const { items, apart } = await claimItemsApart(this.db, this.workerId, jobId, batchSize, {
       window: APART_WINDOW_BATCHES * batchSize,
       threshold: Math.ceil(APART_SHARE_OF_BATCH * batchSize),
