@@ -14,7 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  *
  * So the fast path writes them in its single `writeHead` (`answerHeadersOf`), and every other
  * answer, which is rare or goes through Yoga's adapter anyway, sets them on the response before it
- * writes (`setAnswerHeaders`).
+ * writes (`setAnswerHeaders`; every refusal through refuse.ts does so itself).
  */
 const ANSWER_HEADERS = Symbol('answer headers');
 
@@ -35,9 +35,9 @@ export function answerHeadersOf(req: IncomingMessage): readonly string[] | undef
   return (req as WithAnswerHeaders)[ANSWER_HEADERS];
 }
 
-/** Sets the headers added to the answer to `req` on `res`, for an answer written any other way. */
-export function setAnswerHeaders(req: IncomingMessage, res: ServerResponse): void {
-  const headers = (req as WithAnswerHeaders)[ANSWER_HEADERS];
+/** Sets the headers added to the answer on `res`, for an answer written any other way (refuse.ts does for every refusal). */
+export function setAnswerHeaders(res: ServerResponse): void {
+  const headers = (res.req as WithAnswerHeaders)[ANSWER_HEADERS];
   if (headers === undefined) return;
   for (let i = 0; i < headers.length; i += 2) res.setHeader(headers[i]!, headers[i + 1]!);
 }

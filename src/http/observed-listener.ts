@@ -71,7 +71,6 @@ export function observeRequests(inner: RequestListener, { cors, logger, metrics,
     // A target that is not a path (OPTIONS *, an absolute URL) is no browser's: the listener refuses it.
     if (req.url?.charCodeAt(0) === SLASH && cors.apply(req, res)) return;
     if (isFormLikePost(req)) {
-      setAnswerHeaders(req, res);
       return refuse(
         res,
         415,
@@ -80,7 +79,7 @@ export function observeRequests(inner: RequestListener, { cors, logger, metrics,
       );
     }
     if (metricsHere && metrics && req.url === '/metrics' && req.method === 'GET') {
-      setAnswerHeaders(req, res);
+      setAnswerHeaders(res);
       return serveMetrics(metrics, res, logger);
     }
     if (record.span) return tracing!.withSpan(record.span, () => inner(req, res));

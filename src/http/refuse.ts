@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { GraphQLError } from 'graphql';
+import { setAnswerHeaders } from './answer-headers.js';
 
 export type RefuseOptions = {
   /** Close the connection after the answer: the request's body was not read, or the server is stopping. */
@@ -16,6 +17,8 @@ export type RefuseOptions = {
  */
 export function refuse(res: ServerResponse, status: number, error: GraphQLError, { close = false, retryAfterSeconds }: RefuseOptions = {}): void {
   if (res.headersSent || res.writableEnded) return;
+  // The request id and CORS headers the listener in front added to every answer, this one too.
+  setAnswerHeaders(res);
   // Yoga's own answers leave out `extensions.http` (what status to send); so does this one.
   const { http: _http, ...extensions } = error.extensions;
   const body = JSON.stringify({ errors: [{ message: error.message, extensions }] });

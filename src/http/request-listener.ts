@@ -1,5 +1,4 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import type { GraphQLError } from 'graphql';
 import { processRegularResult, type GraphQLParams, type YogaServerInstance } from 'graphql-yoga';
 import { answerHeadersOf, setAnswerHeaders } from './answer-headers.js';
 import { BadRequestError, ServerBusyError } from './errors.js';
@@ -11,7 +10,7 @@ import { readGraphQLParams } from './graphql-params.js';
 import { createLazySignalRequestClass } from './lazy-signal-request.js';
 import { negotiateJsonMediaType, type JsonMediaType } from './negotiate.js';
 import { readBody } from './read-body.js';
-import { refuse, type RefuseOptions } from './refuse.js';
+import { refuse } from './refuse.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Yoga = YogaServerInstance<any, any>;
@@ -77,7 +76,7 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
   let lastValidHost: string | undefined;
   const FastPathRequest = createLazySignalRequestClass(fetchAPI.Request);
   const yogaWithBody = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
-    setAnswerHeaders(req, res);
+    setAnswerHeaders(res);
     // The adapter takes a body already read from `req.body` (as Yoga's Express and Fastify
     // integrations hand it over) instead of reading the stream, which is spent by now.
     (req as IncomingMessage & { body?: Buffer }).body = body;
@@ -98,7 +97,7 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
         // Writing failed (not the operation, whose errors are a result): nothing more can be said.
         logger.error(error);
         if (!res.headersSent) {
-          setAnswerHeaders(req, res);
+          setAnswerHeaders(res);
           // A writeHead that threw may have set its status text already: this one says 500's own.
           res.writeHead(500, 'Internal Server Error');
         }
@@ -118,8 +117,8 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
   /** Yoga's answer to a request the fast path does not take, or 400 for a target that is not a path. */
   const toYoga = (req: IncomingMessage, res: ServerResponse) => {
     // Origin-form only ("/path?query"): `*` (OPTIONS *) and absolute URLs would make Yoga's URL throw.
-    if (req.url?.charCodeAt(0) !== SLASH) return refuseHere(req, res, 400, new BadRequestError('The request target must be a path, such as /graphql.'));
-    setAnswerHeaders(req, res);
+    if (req.url?.charCodeAt(0) !== SLASH) return refuse(res, 400, new BadRequestError('The request target must be a path, such as /graphql.'));
+    setAnswerHeaders(res);
     yoga(req, res);
   };
 
@@ -127,7 +126,7 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
   const listener: RequestListener = (req, res) => {
     const host = req.headers.host;
     if (host !== lastValidHost) {
-      if (host !== undefined && !URL.canParse(`http://${host}`)) return refuseHere(req, res, 400, new BadRequestError('The Host header is not a valid host name.'));
+      if (host !== undefined && !URL.canParse(`http://${host}`)) return refuse(res, 400, new BadRequestError('The Host header is not a valid host name.'));
       lastValidHost = host;
     }
     const declared = declaredContentLength(req.headers['content-length']);
@@ -136,7 +135,7 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
     if (bodyBytes > SMALL_BODY_BYTES && bodyBytes <= options.maxBodyBytes && !bodies.admit(req, bodyBytes)) {
       // The connection stays open: node reads what the client still sends and drops it, unbuffered
       // (REQUEST_TIMEOUT_MS bounds how long), so the client gets this answer rather than a reset.
-      return refuseHere(req, res, 503, new ServerBusyError('The server is receiving too many large request bodies at once (MAX_BODY_BYTES_IN_FLIGHT); nothing was run. Try again shortly.'), {
+      return refuse(res, 503, new ServerBusyError('The server is receiving too many large request bodies at once (MAX_BODY_BYTES_IN_FLIGHT); nothing was run. Try again shortly.'), {
         retryAfterSeconds: 1,
       });
     }
@@ -155,12 +154,6 @@ export function createRequestListener(yoga: Yoga, options: RequestListenerOption
 }
 
 const SLASH = 0x2f;
-
-/** A refusal of this listener's own, with the headers added to every answer (the request id, CORS). */
-function refuseHere(req: IncomingMessage, res: ServerResponse, status: number, error: GraphQLError, options?: RefuseOptions): void {
-  setAnswerHeaders(req, res);
-  refuse(res, status, error, options);
-}
 
 const isJson = (type: string | undefined) => type === 'application/json' || (type !== undefined && /^application\/json\s*;/i.test(type));
 
