@@ -91,11 +91,7 @@ export async function findJobItems(db: Db, jobId: number, offset: number, limit:
  * Returned in id order.
  */
 export async function claimItemsOfJob(db: Db, workerId: string, jobId: number, limit: number, now = new Date()): Promise<JobItemRow[]> {
-  const first = sql`
-    SELECT id FROM job_items
-    WHERE job_id = ${jobId} AND status = 'PENDING' AND (run_after IS NULL OR run_after <= ${now.toISOString()})
-    ORDER BY id LIMIT ${limit}
-  `;
+  const first = sql`SELECT id FROM job_items WHERE ${dueItemsOf(jobId, now)} ORDER BY id LIMIT ${limit}`;
   // On PostgreSQL the ids go over as an array (ARRAY(…)), looked up in the primary key: `id IN
   // (subquery)` was hash-joined against a scan of every item, ~1 ms a claim of 10,000 items.
   const { rows } = await (isPostgres(db)
@@ -104,6 +100,10 @@ export async function claimItemsOfJob(db: Db, workerId: string, jobId: number, l
   ).execute(db);
   return rows.sort((a, b) => a.id - b.id);
 }
+
+/** The condition of a job's items that may be claimed now: pending, and past their backoff if they have one. */
+const dueItemsOf = (jobId: number, now: Date): RawBuilder<unknown> =>
+  sql`job_id = ${jobId} AND status = 'PENDING' AND (run_after IS NULL OR run_after <= ${now.toISOString()})`;
 
 /** What a claim that prefers items apart from the running ones may read, and when it settles for the first items. */
 export type ApartClaim = {
@@ -150,7 +150,7 @@ export async function claimItemsApart(
   { window, threshold, orFirst, ownAccounts }: ApartClaim,
   now = new Date(),
 ): Promise<{ items: JobItemRow[]; apart: boolean }> {
-  const due = sql`job_id = ${jobId} AND status = 'PENDING' AND (run_after IS NULL OR run_after <= ${now.toISOString()})`;
+  const due = dueItemsOf(jobId, now);
   // `apart` is materialized once, and its count decides, as a one-time filter, which of the two
   // claims reads any row; each locks its rows with SKIP LOCKED, as claimItemsOfJob does, and each
   // row locked is checked again against the whole of `due` (an item claimed, failed and handed

@@ -297,10 +297,7 @@ export class WorkerPool {
       } finally {
         this.#running -= 1;
         if (meets) this.#meetingBatches -= 1;
-        if (this.options.claimApart) {
-          this.#countAccounts(batch, -1);
-          this.#countBatchOfJob(batch[0]!.job_id, -1);
-        }
+        if (this.options.claimApart) this.#countBatch(batch, -1);
         this.#batchEnded();
       }
       // better-sqlite3 answers synchronously, so claim → apply → claim is a chain of resolved
@@ -322,10 +319,7 @@ export class WorkerPool {
             if (this.#stopping) return NOTHING;
             const claim = await this.#claimApart(jobId);
             // Counted before the next claim of this process, which passes over them.
-            if (claim !== WAIT_FOR_A_BATCH && claim.items.length > 0) {
-              this.#countAccounts(claim.items, 1);
-              this.#countBatchOfJob(jobId, 1);
-            }
+            if (claim !== WAIT_FOR_A_BATCH && claim.items.length > 0) this.#countBatch(claim.items, 1);
             return claim;
           })
         : { items: await claimItemsOfJob(this.db, this.workerId, jobId, this.options.batchSize), meets: false };
@@ -334,12 +328,6 @@ export class WorkerPool {
       this.#activeJobs = undefined;
     }
     return NOTHING;
-  }
-
-  #countBatchOfJob(jobId: number, change: 1 | -1): void {
-    const batches = (this.#batchesOfJob.get(jobId) ?? 0) + change;
-    if (batches === 0) this.#batchesOfJob.delete(jobId);
-    else this.#batchesOfJob.set(jobId, batches);
   }
 
   /**
@@ -385,12 +373,10 @@ export class WorkerPool {
     return plain(items.length > 0 ? items : undefined);
   }
 
-  #countAccounts(items: readonly JobItemRow[], change: 1 | -1): void {
-    for (const account of new Set(items.flatMap((item) => [item.from_id, item.to_id]))) {
-      const batches = (this.#ownAccounts.get(account) ?? 0) + change;
-      if (batches === 0) this.#ownAccounts.delete(account);
-      else this.#ownAccounts.set(account, batches);
-    }
+  /** Counts a batch claimed (1) or ended (-1) of this process: its job's batches, and its accounts'. */
+  #countBatch(items: readonly JobItemRow[], change: 1 | -1): void {
+    countIn(this.#batchesOfJob, items[0]!.job_id, change);
+    for (const account of new Set(items.flatMap((item) => [item.from_id, item.to_id]))) countIn(this.#ownAccounts, account, change);
   }
 
   /**
@@ -473,6 +459,13 @@ export class WorkerPool {
       this.options.onJobFinished?.(job.status, jobDurationMs(job));
     }
   }
+}
+
+/** Adds `change` to the count of `key`, which leaves the map at zero (its size stays that of what is counted). */
+function countIn<K>(counts: Map<K, number>, key: K, change: 1 | -1): void {
+  const count = (counts.get(key) ?? 0) + change;
+  if (count === 0) counts.delete(key);
+  else counts.set(key, count);
 }
 
 /** A finished job's time from submission to its end: what onJobFinished is told. */
