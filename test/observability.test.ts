@@ -1,11 +1,15 @@
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultObservability, defaultQueue } from '../src/config.js';
 import { MAX_OPERATION_NAMES } from '../src/observability/metrics.js';
 import { createLogger } from '../src/observability/logger.js';
 import { sqlite } from './helpers/databases.js';
+import { startServerProcess } from './helpers/processes.js';
 import { graphqlRequest } from './helpers/graphql.js';
 import { randomItems, submit } from './helpers/jobs.js';
 import { serveTestApp, type ServedTestApp } from './helpers/server.js';
@@ -80,6 +84,32 @@ describe('request ids and the log', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(lines.filter((line) => line.level === 'error' && line.reqId === undefined)).toEqual([]);
   });
+});
+
+describe('the log of a server process', () => {
+  it('writes a JSON line on stdout for each request, with the id it answered, whichever way the line was written, and all of them by the time it exits', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'log-lines-'));
+    const server = await startServerProcess({ DATABASE_URL: `file:${join(dir, 'db.sqlite')}`, QUEUE_CONCURRENCY: '0', LOG_LEVEL: 'info' });
+    const ids: string[] = [];
+    const body = JSON.stringify({ query: 'query Greeting { hello(delayMs: 0) }' });
+    // More lines than one batch holds, and now and then another path (a 404's line).
+    const other = new URL('/gr"aph-é', server.url).pathname;
+    for (let n = 0; n < 600; n += 1) {
+      const path = n % 100 === 0 ? other : '/graphql';
+      const response = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      ids.push(response.headers.get('x-request-id')!);
+      await response.arrayBuffer();
+    }
+    server.child.kill('SIGTERM');
+    const { code, stdout } = await server.exited;
+    expect(code).toBe(0);
+    const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as LogLine);
+    const requests = lines.filter((line) => line.reqId !== undefined && line.status !== undefined);
+    expect(requests.map((line) => line.reqId)).toEqual(ids);
+    expect(requests[1]).toMatchObject({ level: 'info', method: 'POST', path: '/graphql', status: 200, operation: 'query', operationName: 'Greeting', msg: 'POST /graphql 200' });
+    expect(requests[0]).toMatchObject({ path: other, status: 404, msg: `POST ${other} 404` });
+    expect(lines.at(-1)!.msg).toBe('Stopped cleanly.');
+  }, 60_000);
 });
 
 describe('WebSocket operations in the log and metrics', () => {

@@ -3,10 +3,10 @@ import { inspect } from 'node:util';
 import pino, { type Logger } from 'pino';
 import type { YogaLogger } from 'graphql-yoga';
 import type { LogLevel } from '../config.js';
+import { LineBatches } from './log-batches.js';
 import { isUnexpected, wasLogged } from './unexpected-errors.js';
 
 export type { Logger };
-
 
 /**
  * The process's one logger (pino): a JSON object per line, with `level`, `time`, `msg` and the
@@ -18,11 +18,14 @@ export function createLogger({
   level,
   pretty = process.stdout.isTTY === true,
   destination,
+  file,
 }: {
   level: LogLevel;
   pretty?: boolean;
   /** Where lines go instead of stdout; tests read them. */
   destination?: { write(line: string): void };
+  /** A file the lines are written to, as they would be to stdout (tests). */
+  file?: string;
 }): Logger {
   const options = {
     level,
@@ -33,104 +36,8 @@ export function createLogger({
   if (destination) return pino(options, destination);
   if (level === 'silent') return pino(options, { write: () => undefined });
   if (pretty) return pino(options, pinoPretty());
-  // stdout may be a pipe nobody reads (a stalled log shipper): sonic-boom retries a write that
-  // would block every 100 ms, forever; once the process exits, it gives up (see the exit flush).
-  return pino(options, new LineBatches(pino.destination({ sync: false, maxLength: MAX_BUFFERED_BYTES, retryEAGAIN: () => !exiting })));
+  return pino(options, LineBatches.to(file));
 }
-
-/** Lines gathered before they are handed to the destination (about eighty request lines; under sonic-boom's 16 KiB writes)... */
-const BATCH_CHARS = 16_000;
-/** ...or after this long, whichever comes first: how long a line may wait. */
-const FLUSH_EVERY_MS = 200;
-/**
- * What may wait for a stdout that does not take it (a log shipper stalled): past this, lines are
- * dropped rather than kept, so a stuck reader cannot fill the server's memory.
- */
-const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
-
-type SonicBoom = ReturnType<typeof pino.destination>;
-
-/**
- * pino's asynchronous destination (sonic-boom), fed whole batches of lines rather than each line.
- * sonic-boom appends every line it is given to one string and measures that string's bytes on each
- * write, which copies all it has gathered so far: that cost 3.4 µs per request line at thousands
- * of requests a second, more than pino's formatting (a fifth of a `{ hello }`'s CPU;
- * bench/README.md, "The cost of observing"). Here lines wait in an array and go over joined,
- * BATCH_CHARS or more at once and at least every FLUSH_EVERY_MS; sonic-boom still does the writing
- * (partial writes, EAGAIN, the bound on what is buffered). What waits is written before the process
- * exits, whatever ends it.
- */
-class LineBatches {
-  #lines: string[] = [];
-  #chars = 0;
-  /** Bytes handed to sonic-boom, and bytes it has written (or dropped): flush() waits for them to meet. */
-  #handed = 0;
-  #written = 0;
-  readonly #flushed: (() => void)[] = [];
-
-  constructor(private readonly sonic: SonicBoom) {
-    sonic.on('write', (bytes: number) => this.#wrote(bytes));
-    sonic.on('drop', (text: string) => this.#wrote(Buffer.byteLength(text)));
-    setInterval(() => this.#handOver(), FLUSH_EVERY_MS).unref();
-    exitFlushes.add(this);
-  }
-
-  write(line: string): void {
-    this.#lines.push(line);
-    this.#chars += line.length;
-    if (this.#chars >= BATCH_CHARS) this.#handOver();
-  }
-
-  /** What pino's `logger.flush(callback)` calls: the callback runs once every line so far is written. */
-  flush(callback: () => void): void {
-    this.#handOver();
-    if (this.#written >= this.#handed) callback();
-    else this.#flushed.push(callback);
-  }
-
-  flushSync(): void {
-    this.#handOver();
-    this.sonic.flushSync();
-  }
-
-  /**
-   * At exit: what is left, written synchronously; if stdout does not take it, dropped, and the
-   * destination closed, so that pino's own exit flush finds nothing to wait for either.
-   */
-  flushAtExit(): void {
-    try {
-      this.flushSync();
-    } catch {
-      this.sonic.destroy();
-    }
-  }
-
-  #handOver(): void {
-    if (this.#lines.length === 0) return;
-    const text = this.#lines.join('');
-    this.#lines = [];
-    this.#chars = 0;
-    this.#handed += Buffer.byteLength(text);
-    this.sonic.write(text);
-  }
-
-  #wrote(bytes: number): void {
-    this.#written += bytes;
-    if (this.#written >= this.#handed) for (const callback of this.#flushed.splice(0)) callback();
-  }
-}
-
-/**
- * Every LineBatches of the process (one per logger writing to stdout: one per process, but for
- * tests), written out synchronously when it exits: there is no event loop left then. Registered
- * before any destination, so it runs before pino's own exit flush.
- */
-const exitFlushes = new Set<LineBatches>();
-let exiting = false;
-process.once('exit', () => {
-  exiting = true;
-  for (const batches of exitFlushes) batches.flushAtExit();
-});
 
 /** pino-pretty, loaded only for a terminal: a server writing to a pipe or a file never loads it. */
 function pinoPretty() {

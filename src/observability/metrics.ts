@@ -33,8 +33,8 @@ export class Metrics {
   /** Requests in flight: a plain number, read by the gauge at each scrape rather than a gauge's inc/dec per request. */
   #inFlight = 0;
   readonly #operations: RequestCounter;
-  /** The series of each label set, resolved once (type and bounded name). */
-  readonly #operationSeries = new Map<string, CounterSeries>();
+  /** The series of each label set, resolved once: by type, then bounded name. */
+  readonly #operationSeries = new Map<string, Map<string, CounterSeries>>();
 
   readonly #errors: Counter<'code'>;
   readonly #lockWaits: Histogram<'kind'>;
@@ -86,10 +86,12 @@ export class Metrics {
 
   operation(type: string, name: string | undefined): void {
     const label = name === undefined ? '' : this.#names.label(name);
-    // Bounded like the labels: types are three, names MAX_OPERATION_NAMES and "_other".
-    const key = `${type}\0${label}`;
-    let series = this.#operationSeries.get(key);
-    if (!series) this.#operationSeries.set(key, (series = this.#operations.seriesFor({ type, name: label })));
+    // Bounded like the labels: types are three, names MAX_OPERATION_NAMES and "_other". Looked up
+    // by type, then name, rather than by a key made of both: no string to build and hash per request.
+    let byName = this.#operationSeries.get(type);
+    if (!byName) this.#operationSeries.set(type, (byName = new Map()));
+    let series = byName.get(label);
+    if (!series) byName.set(label, (series = this.#operations.seriesFor({ type, name: label })));
     series.value += 1;
   }
 
