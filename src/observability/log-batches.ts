@@ -13,10 +13,8 @@ export type ByteSink = { append(line: EncodedLine): void };
 
 /** Bytes gathered before they are handed to the destination, about three hundred request lines (one write, under a pipe's 64 KiB)... */
 const BATCH_BYTES = 60_000;
-/** ...in a buffer this large, so that a line seldom has to start a new one early. */
+/** ...in a buffer this large, so that a line seldom has to be handed over early. */
 const SLAB_BYTES = 64 * 1024;
-/** Buffers kept for reuse once written: two are enough for a destination that keeps up. */
-const SPARE_SLABS = 2;
 /** ...or after this long, whichever comes first: how long a line may wait. */
 const FLUSH_EVERY_MS = 200;
 /**
@@ -39,18 +37,14 @@ type SonicBoom = ReturnType<typeof pino.destination>;
  * until the join reads it, across several garbage collections, from memory long out of the cache.
  * Here each line is written into a buffer as soon as it is made: the access log's lines by
  * themselves, byte by byte (`append`), pino's other lines encoded from their string (`write`).
- * A full buffer goes to sonic-boom as it is, and the next line starts another; once written, a
- * buffer is used again. Each new one would cost a large allocation of glibc's malloc, which sorts
- * its lists of freed small blocks first, and external memory that brings V8's full collections
- * sooner. Batches are large for the same reason: each write is a round trip to libuv's thread pool
- * (and on Node 22, a copy by sonic-boom).
+ * What a batch holds goes to sonic-boom as a copy of its own, of its size, and the buffer takes the
+ * next lines: what sonic-boom keeps (until written, or dropped once MAX_BUFFERED_BYTES wait) is its
+ * own, counted at its size, and nothing here outlives it. Batches are large because each write is
+ * a round trip to libuv's thread pool (and on Node 22, a copy by sonic-boom).
  */
 export class LineBatches implements ByteSink {
   #slab: Buffer = Buffer.allocUnsafe(SLAB_BYTES);
   #used = 0;
-  /** Buffers handed over, oldest first, with the count of bytes handed when each was: written once #written reaches it. */
-  readonly #handedSlabs: { slab: Buffer; through: number }[] = [];
-  readonly #spareSlabs: Buffer[] = [];
   /** Bytes handed to sonic-boom, and bytes it has written (or dropped): flush() waits for them to meet. */
   #handed = 0;
   #written = 0;
@@ -58,6 +52,7 @@ export class LineBatches implements ByteSink {
 
   private constructor(private readonly sonic: SonicBoom) {
     sonic.on('write', (bytes: number) => this.#wrote(bytes));
+    // Dropped (a stdout that does not take what it is given): as good as written, for flush().
     sonic.on('drop', (bytes: Buffer) => this.#wrote(bytes.length));
     setInterval(() => this.#handOver(), FLUSH_EVERY_MS).unref();
     exitFlushes.add(this);
@@ -68,11 +63,11 @@ export class LineBatches implements ByteSink {
    * pipe nobody reads (a stalled log shipper), where sonic-boom retries a write that would block
    * every 100 ms, forever; once the process exits, it gives up (see the exit flush). pino opens
    * stdout through `process.stdout`, which makes a pipe non-blocking: a write to a full one fails
-   * with EAGAIN rather than holding a thread, or the exit, forever.
+   * with EAGAIN rather than holding a thread, or the exit, forever. `maxBufferedBytes` is for tests.
    */
-  static to(path?: string): LineBatches {
+  static to(path?: string, { maxBufferedBytes = MAX_BUFFERED_BYTES } = {}): LineBatches {
     // contentMode 'buffer': sonic-boom takes Buffers, and writes them as they are (its types say strings).
-    const options = { sync: false, contentMode: 'buffer' as const, maxWrite: SLAB_BYTES, maxLength: MAX_BUFFERED_BYTES, retryEAGAIN: () => !exiting };
+    const options = { sync: false, contentMode: 'buffer' as const, maxWrite: SLAB_BYTES, maxLength: maxBufferedBytes, retryEAGAIN: () => !exiting };
     return new LineBatches(pino.destination(path === undefined ? options : { ...options, dest: path }));
   }
 
@@ -115,29 +110,25 @@ export class LineBatches implements ByteSink {
   }
 
   #makeRoom(bytes: number): void {
-    if (this.#used + bytes > this.#slab.length) this.#handOver(bytes);
+    if (this.#used + bytes <= this.#slab.length) return;
+    this.#handOver();
+    if (bytes > this.#slab.length) this.#slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, bytes));
   }
 
-  /** Hands the bytes gathered to sonic-boom, which keeps the buffer until they are written; the next line goes into another, with room for `atLeast` bytes. */
-  #handOver(atLeast = 0): void {
-    if (this.#used > 0) {
-      this.sonic.write(this.#slab.subarray(0, this.#used) as unknown as string);
-      this.#handed += this.#used;
-      this.#handedSlabs.push({ slab: this.#slab, through: this.#handed });
-      this.#slab = (atLeast <= SLAB_BYTES && this.#spareSlabs.pop()) || Buffer.allocUnsafe(Math.max(SLAB_BYTES, atLeast));
-      this.#used = 0;
-    } else if (atLeast > this.#slab.length) {
-      this.#slab = Buffer.allocUnsafe(atLeast);
-    }
+  /** Hands a copy of the bytes gathered to sonic-boom; the buffer takes the next lines. */
+  #handOver(): void {
+    if (this.#used === 0) return;
+    const batch = Buffer.from(this.#slab.subarray(0, this.#used));
+    this.#used = 0;
+    // A buffer grown for one long line does not stay that large.
+    if (this.#slab.length > SLAB_BYTES) this.#slab = Buffer.allocUnsafe(SLAB_BYTES);
+    // Counted before the write: sonic-boom may drop the batch at once, inside write().
+    this.#handed += batch.length;
+    this.sonic.write(batch as unknown as string);
   }
 
   #wrote(bytes: number): void {
     this.#written += bytes;
-    // A buffer whose bytes are all written (or dropped) is sonic-boom's no more.
-    while (this.#handedSlabs.length > 0 && this.#handedSlabs[0]!.through <= this.#written) {
-      const { slab } = this.#handedSlabs.shift()!;
-      if (slab.length === SLAB_BYTES && this.#spareSlabs.length < SPARE_SLABS) this.#spareSlabs.push(slab);
-    }
     if (this.#written >= this.#handed) for (const callback of this.#flushed.splice(0)) callback();
   }
 }
