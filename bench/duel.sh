@@ -25,17 +25,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=$1 seconds=$2 spec_a=$3 spec_b=$4
 build=$PWD/$(npm run --silent build | tail -n 1 | sed "s|^$PWD/||")
-read -r -a flags <<<"$(npx tsx bench/start-flags.ts "$PWD")"
+start_flags=$(npx tsx bench/start-flags.ts "$PWD")
+read -r -a flags <<<"$start_flags"
 work=$(mktemp -d)
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # The cgroups, one per side.
 if [ -d /sys/fs/cgroup/cpu ] && [ -w /sys/fs/cgroup/cpu ]; then
   cgroup() { mkdir -p "/sys/fs/cgroup/cpu/duel-$1" && echo "/sys/fs/cgroup/cpu/duel-$1"; }
 elif [ -f /sys/fs/cgroup/cgroup.controllers ] && grep -qw cpu /sys/fs/cgroup/cgroup.controllers; then
   echo +cpu >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
-  cgroup() { mkdir -p "/sys/fs/cgroup/duel-$1" && echo "/sys/fs/cgroup/duel-$1"; }
+  cgroup() {
+    mkdir -p "/sys/fs/cgroup/duel-$1"
+    if [ ! -f "/sys/fs/cgroup/duel-$1/cpu.weight" ]; then echo "duel: cgroup v2 has no cpu controller here; the shares are the scheduler's" >&2; fi
+    echo "/sys/fs/cgroup/duel-$1"
+  }
 else
   echo "duel: no writable cpu cgroup; the two servers share core 0 as the scheduler likes (by threads)" >&2
   cgroup() { echo ""; }
@@ -93,8 +98,16 @@ for round in $(seq "$rounds"); do
   port_a=$((20000 + RANDOM % 10000)) port_b=$((30000 + RANDOM % 10000))
   pid_a=$(start a "$spec_a" "$port_a") pid_b=$(start b "$spec_b" "$port_b")
   pids=("$pid_a" "$pid_b")
-  for port in "$port_a" "$port_b"; do
-    until curl -sf -o /dev/null "http://127.0.0.1:$port/health"; do sleep 0.2; done
+  for side in a b; do
+    port=port_$side pid=pid_$side
+    for _ in $(seq 150); do
+      curl -sf -o /dev/null "http://127.0.0.1:${!port}/health" && continue 2
+      kill -0 "${!pid}" 2>/dev/null || break
+      sleep 0.2
+    done
+    echo "duel: the server of side $side did not start; its log:" >&2
+    cat "$work/$side.log" >&2
+    exit 1
   done
   check a "$spec_a" "$port_a"
   check b "$spec_b" "$port_b"
@@ -109,7 +122,11 @@ for round in $(seq "$rounds"); do
   ratios+=("$ratio")
   echo "round $round: A $rate_a req/s, B $rate_b req/s, A/B $ratio $verdict"
   kill "$pid_a" "$pid_b"
-  # Not this shell's children (each was started in a subshell): wait for them to be gone.
-  while kill -0 "$pid_a" 2>/dev/null || kill -0 "$pid_b" 2>/dev/null; do sleep 0.1; done
+  # Not this shell's children (each was started in a subshell): wait, a while at most, for them to be gone.
+  for _ in $(seq 100); do
+    kill -0 "$pid_a" 2>/dev/null || kill -0 "$pid_b" 2>/dev/null || break
+    sleep 0.1
+  done
+  pids=()
 done
 printf '%s\n' "${ratios[@]}" | sort -n | awk '{ r[NR] = $1 } END { printf "median A/B %s (min %s, max %s) of %d rounds\n", r[int((NR + 1) / 2)], r[1], r[NR], NR }'

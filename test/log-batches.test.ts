@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, mkdtempSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { LineBatches } from '../src/observability/log-batches.js';
 
 const LINES = 20_000;
@@ -11,7 +11,9 @@ const line = (n: number) => `line ${String(n).padStart(5, '0')} ${'x'.repeat(88)
 
 describe('the log batches', () => {
   it('keeps the lines it writes whole and in order when a reader that stalls makes it drop the rest', async () => {
-    const fifo = join(mkdtempSync(join(tmpdir(), 'log-batches-')), 'stdout');
+    const dir = mkdtempSync(join(tmpdir(), 'log-batches-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const fifo = join(dir, 'stdout');
     execFileSync('mkfifo', [fifo]);
     // The reader's end, open (so that the writer's opens) but not read yet: a log shipper that stalls.
     const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);

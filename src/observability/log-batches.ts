@@ -118,7 +118,10 @@ export class LineBatches implements ByteSink {
   /** Hands a copy of the bytes gathered to sonic-boom; the buffer takes the next lines. */
   #handOver(): void {
     if (this.#used === 0) return;
-    const batch = Buffer.from(this.#slab.subarray(0, this.#used));
+    // A buffer of its own: a small one from Buffer.from would be a slice of node's shared 8 KiB pool,
+    // and keep all of it while sonic-boom keeps the batch.
+    const batch = Buffer.allocUnsafeSlow(this.#used);
+    this.#slab.copy(batch, 0, 0, this.#used);
     this.#used = 0;
     // A buffer grown for one long line does not stay that large.
     if (this.#slab.length > SLAB_BYTES) this.#slab = Buffer.allocUnsafe(SLAB_BYTES);
