@@ -30,7 +30,8 @@ export type AccessLog = (level: 'info' | 'debug', entry: AccessLogEntry) => void
  * Every request writes one, so it is written as bytes, straight into the batch on its way to stdout
  * (log-batches.ts), rather than formatted by pino's walk over the object's keys into a string that
  * is then copied twice more: on a quiet machine, the line cost about a tenth of a `{ hello }`'s
- * throughput that way (bench/README.md, "The cost of observing"). What repeats from request to
+ * throughput that way, and costs half as much now (bench/README.md, "Observing, and the browser's
+ * request, measured in duels"). What repeats from request to
  * request is encoded once and copied: the text from the method to the duration, and the message,
  * for the last method, path and status seen. Other lines, and those about server errors (with
  * their `err`), go through pino as usual.
