@@ -214,6 +214,20 @@ describe('metrics', () => {
     }
   });
 
+  it('counts the garbage collections by kind, with their durations', async () => {
+    const minor = (text: string) => Number(/^nodejs_gc_duration_seconds_count\{kind="minor"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    const before = minor(await scrape());
+    // About 100 MB of short-lived objects in this process (the server's): young collections, several.
+    let kept: object[] = [];
+    for (let n = 0; n < 2_000_000; n++) {
+      kept.push({ n, text: `garbage ${n}` });
+      if (kept.length === 1000) kept = [];
+    }
+    const after = await scrape();
+    expect(minor(after)).toBeGreaterThan(before);
+    expect(Number(/^nodejs_gc_duration_seconds_sum\{kind="minor"\} (\S+)$/m.exec(after)?.[1])).toBeGreaterThan(0);
+  });
+
   it(`keeps at most ${MAX_OPERATION_NAMES} operation names as labels, whatever clients name their operations`, async () => {
     const url = `${served.server.url}/graphql`;
     for (let batch = 0; batch < 3; batch++) {
