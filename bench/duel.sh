@@ -15,7 +15,8 @@
 #   bench/duel.sh 5 5 "" "BUILD=/path/to/other/checkout/dist/<hash>"
 #
 # A side is a list of words: VAR=value sets the server's environment; BUILD=dir runs that build's
-# main.js rather than this checkout's (built here as `npm start` builds it); BROWSER=1 makes its
+# main.js rather than this checkout's (built here as `npm start` builds it; the node flags are
+# still this checkout's package.json's, or DUEL_FLAGS_DIR's); BROWSER=1 makes its
 # wrk send a browser's headers (bench/scenarios.ts, BROWSER_HEADERS; Origin http://app.example).
 # Run as root on Linux with cgroup v1's cpu controller or cgroup v2 (as on this project's
 # machines); without either it warns, and the shares are left to the scheduler. Needs wrk
@@ -24,8 +25,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=$1 seconds=$2 spec_a=$3 spec_b=$4
-build=$PWD/$(npm run --silent build | tail -n 1 | sed "s|^$PWD/||")
-start_flags=$(npx tsx bench/start-flags.ts "$PWD")
+# This checkout's build, unless both sides name theirs (npm run bench passes its own).
+build=
+if [[ " $spec_a " != *" BUILD="* || " $spec_b " != *" BUILD="* ]]; then
+  build=$PWD/$(npm run --silent build | tail -n 1 | sed "s|^$PWD/||")
+fi
+# npm start's node flags, from this checkout's package.json or DUEL_FLAGS_DIR's.
+start_flags=$(npx tsx bench/start-flags.ts "${DUEL_FLAGS_DIR:-$PWD}")
 read -r -a flags <<<"$start_flags"
 work=$(mktemp -d)
 pids=()

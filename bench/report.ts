@@ -1,5 +1,6 @@
 // Turns the runs into the one markdown table, the PASS/FAIL bars and the per-round details.
 import { writeFileSync } from 'node:fs';
+import type { DuelResult } from './duels.js';
 import type { LoadResult } from './loadgen.js';
 import type { WindowFigures } from './processes.js';
 import type { Check, Scenario } from './scenarios.js';
@@ -125,7 +126,7 @@ function burstNote(runs: readonly Measured[]): string {
   ].join(', ');
 }
 
-export function evaluateBars(rows: readonly Row[], records: readonly RunRecord[]): Bar[] {
+export function evaluateBars(rows: readonly Row[], records: readonly RunRecord[], duels: readonly DuelResult[] = []): Bar[] {
   const bars: Bar[] = [];
   const ours = (scenario: string) => rows.find((r) => r.scenario.name === scenario && r.server === 'ours');
   const ratioBar = (scenario: string, ratio: number | undefined, min: number, other: string, kind?: 'target') => {
@@ -190,9 +191,23 @@ export function evaluateBars(rows: readonly Row[], records: readonly RunRecord[]
     }
   };
   crossBar('incrementSpread', 'hello0', 'plain-yoga', MIN_SPREAD_VS_PLAIN_YOGA_HELLO, "plain Yoga's hello0");
-  // Issue 13
-  crossBar('helloBrowser', 'hello0', 'ours', OBSERVED.targetBrowserVsPlain, "ours' plain hello0", 'target');
-  crossBar('helloObserved', 'helloUnobserved', 'ours', OBSERVED.targetObservedVsUnobserved, "ours' helloUnobserved", 'target');
+  // Issue 13: by duel (duels.ts) when it ran, the runs one after another otherwise.
+  const duelBar = (scenario: string, reference: string, min: number, other: string) => {
+    const duel = duels.find((d) => d.pair.scenario === scenario && d.pair.reference === reference);
+    if (!duel) return crossBar(scenario, reference, 'ours', min, other, 'target');
+    const sequential = pairedRatio(measuredRuns(records, scenario, 'ours'), measuredRuns(records, reference, 'ours'));
+    const spread = duel.ratios.length > 0 ? ` (${fmt(Math.min(...duel.ratios), 3)}–${fmt(Math.max(...duel.ratios), 3)}) of ${duel.ratios.length} rounds` : '';
+    bars.push({
+      name: `${scenario}: ours >= ${min} x ${other} req/s, both run at once (bench/duel.sh)`,
+      pass: duel.median !== undefined && duel.problem === undefined && duel.median >= min,
+      detail:
+        `${duel.median === undefined ? 'no figure' : `median ratio ${duel.median.toFixed(3)}${spread}`}` +
+        `${duel.problem ? `; ${duel.problem}` : ''}; one after another in this run: ${sequential === undefined ? 'no figure' : sequential.toFixed(3)}`,
+      kind: 'target',
+    });
+  };
+  duelBar('helloBrowser', 'hello0', OBSERVED.targetBrowserVsPlain, "ours' plain hello0");
+  duelBar('helloObserved', 'helloUnobserved', OBSERVED.targetObservedVsUnobserved, "ours' helloUnobserved");
   // Issue 14
   crossBar('nestedById', 'nested', 'ours', TRUSTED.targetByIdVsText, "ours' nested (the text)", 'target');
   crossBar('largeById', 'largeText', 'ours', TRUSTED.targetByIdVsText, "ours' largeText", 'target');

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, type Settings } from './args.js';
 import { buildServers } from './build.js';
 import { runBurst } from './burst.js';
+import { DUEL_PAIRS, runDuels } from './duels.js';
 import { postBody, type GraphQLResponse } from './graphql.js';
 import { chooseGenerator, runLoad, wrkCanRun, type Generator, type LoadResult } from './loadgen.js';
 import { describeMachine, readListenOverflows } from './machine.js';
@@ -83,8 +84,14 @@ async function main(): Promise<number> {
     }
   }
 
+  // Issue 13's pairs once more, each pair's two servers at the same moment (duels.ts); with wrk only.
+  const duels =
+    generator === 'wrk'
+      ? await runDuels({ repoDir, buildDir: join(builds.oursRunDir, 'dist'), flagsDir: builds.oursRunDir, selected: selected.map((s) => s.name), rounds: settings.rounds, seconds: settings.durationS })
+      : [];
+
   const rows = summarize(selected, records);
-  const bars = evaluateBars(rows, records);
+  const bars = evaluateBars(rows, records, duels);
   const elapsed = `Elapsed: ${((performance.now() - startedAt) / 60_000).toFixed(1)} min (${Math.round((performance.now() - startedAt) / 1000)} s)`;
   const report = [
     '## Benchmark',
@@ -110,6 +117,13 @@ async function main(): Promise<number> {
     '',
     renderDetails(records),
     '',
+    ...(duels.length > 0
+      ? [
+          '### Duels (bench/duel.sh: A and B at the same moment on one core, each in a cpu cgroup of equal shares, each loaded by its own wrk)',
+          '',
+          ...duels.flatMap((duel) => [`${duel.pair.scenario} (A: ${duel.pair.a}) / ${duel.pair.reference} (B: ${duel.pair.b || 'the defaults'}):`, '', '```', duel.output.trim(), '```', '']),
+        ]
+      : []),
     elapsed,
     '',
   ].join('\n');
@@ -250,7 +264,10 @@ function estimateSeconds(selected: readonly Scenario[], settings: Settings): num
     // A burst lasts about its delay plus the time to send it and drain it.
     s.burst ? (s.bareDelayMs ?? 0) / 1000 + 5 : (s.warmupS ?? settings.warmupS) + settings.durationS + (s.amount ? 2 : 0);
   const perRound = selected.reduce((sum, s) => sum + s.servers.length * (RUN_OVERHEAD_S + runSeconds(s)), 0);
-  return perRound * settings.rounds + RUN_OVERHEAD_S;
+  const names = selected.map((s) => s.name);
+  // A duel's round: both servers start, 2 s of warm-up, the measured seconds.
+  const duelRounds = DUEL_PAIRS.filter((p) => names.includes(p.scenario) && names.includes(p.reference)).length * settings.rounds;
+  return perRound * settings.rounds + duelRounds * (RUN_OVERHEAD_S + 2 + settings.durationS) + RUN_OVERHEAD_S;
 }
 
 /** Children die with the bench, whether it finishes, throws or is interrupted. */
