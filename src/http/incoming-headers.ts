@@ -12,16 +12,17 @@ import { IncomingMessage } from 'node:http';
  * given the name twice): the key it stores under and how it merges a repeated line. A request's
  * lines are then copied under those keys, by node's rules. Names are looked up by position first
  * (a client sends its headers in the same order every time, and so do most clients of one kind),
- * then in a bounded map. Whatever is unusual is node's own code's: a request of more than
- * MAX_LINES lines, a name longer than MAX_NAME_LENGTH or beyond MAX_NAMES, a name node keeps under
- * no key of its own (`__proto__`), a server with `joinDuplicateHeaders`. test/incoming-headers.test.ts
- * compares the objects with node's, entry for entry and in order.
+ * then in a map of at most MAX_NAMES names, which starts again when full. Whatever is unusual is
+ * node's own code's (the message's `_addHeaderLine`, so a wrapper an agent put on it still runs):
+ * a request of more than MAX_LINES lines, a name longer than MAX_NAME_LENGTH, a name node keeps
+ * under no key of its own (`__proto__`), a server with `joinDuplicateHeaders`.
+ * test/incoming-headers.test.ts compares the objects with node's, entry for entry and in order.
  */
 export class FastHeadersIncomingMessage extends IncomingMessage {}
 
 /** Lines (name and value) past which a request's headers are node's to build: its limit (maxHeadersCount) counts in the thousands. */
 const MAX_LINES = 32;
-/** Names kept: each is a client's string, so their count and length are bounded (about 20 KB at most). */
+/** Names kept at once: each is a client's string, so their count and length are bounded (about 20 KB at most). */
 export const MAX_NAMES = 256;
 const MAX_NAME_LENGTH = 40;
 
@@ -40,15 +41,16 @@ const enum Merge {
 type Rule = { readonly key: string; readonly merge: Merge };
 type HeaderObject = Record<string, string | string[] | undefined>;
 
-const nodeAddHeaderLine = (IncomingMessage.prototype as unknown as { _addHeaderLine(name: string, value: string, dest: object): void })._addHeaderLine;
+type AddsHeaderLines = { _addHeaderLine(name: string, value: string, dest: object): void };
 const nodeHeaders = Object.getOwnPropertyDescriptor(IncomingMessage.prototype, 'headers');
 const headersCountSymbol = Object.getOwnPropertySymbols(new IncomingMessage(null as never)).find((symbol) => symbol.description === 'kHeadersCount');
 
 /** Undefined when node does something else with a name than its four ways (then node builds that line). */
 function learn(name: string): Rule | undefined {
   const probe = {};
-  nodeAddHeaderLine.call({}, name, 'a', probe);
-  nodeAddHeaderLine.call({}, name, 'b', probe);
+  const addHeaderLine = (IncomingMessage.prototype as unknown as AddsHeaderLines)._addHeaderLine;
+  addHeaderLine.call({}, name, 'a', probe);
+  addHeaderLine.call({}, name, 'b', probe);
   const keys = Object.keys(probe);
   if (keys.length !== 1) return undefined;
   const key = keys[0]!;
@@ -59,22 +61,30 @@ function learn(name: string): Rule | undefined {
   return merge === undefined ? undefined : { key, merge };
 }
 
-const rules = new Map<string, Rule | undefined>();
+/**
+ * The names learned, each with its rule, or null where node builds the line itself. When full, it
+ * starts again: a client sending ever new names costs a relearning now and then, never a slower
+ * path for good (a map that stopped learning would leave every name seen later to node, after a miss).
+ */
+const rules = new Map<string, Rule | null>();
 
-/** How many names have been learned (tests: the bound holds). */
+/** How many names are learned now, and whether a name is (tests: the bound holds, and learning goes on). */
 export const learnedNameCount = (): number => rules.size;
-/** The names and rules of the last request, by position. */
-const lastNames: string[] = [];
-const lastRules: (Rule | undefined)[] = [];
+export const isLearned = (name: string): boolean => rules.has(name);
 
-/** The rule of the line at `position` named `name`; undefined when node must build that line. */
-function ruleAt(position: number, name: string): Rule | undefined {
-  if (lastNames[position] === name) return lastRules[position];
+/** The names and rules of the last request, by position: a rule depends on its name alone, so an entry stays right whatever the map forgets. */
+const lastNames: string[] = [];
+const lastRules: (Rule | null)[] = [];
+
+/** The rule of the line at `position` named `name`; null when node must build that line. */
+function ruleAt(position: number, name: string): Rule | null {
+  if (lastNames[position] === name) return lastRules[position]!;
   let rule = rules.get(name);
-  if (rule === undefined && !rules.has(name)) {
-    // Beyond the bounds, node builds the line (and nothing is learned or kept).
-    if (rules.size >= MAX_NAMES || name.length > MAX_NAME_LENGTH) return undefined;
-    rule = learn(name);
+  if (rule === undefined) {
+    // A name this long is node's to build, and is not kept.
+    if (name.length > MAX_NAME_LENGTH) return null;
+    if (rules.size >= MAX_NAMES) rules.clear();
+    rule = learn(name) ?? null;
     rules.set(name, rule);
   }
   lastNames[position] = name;
@@ -86,14 +96,15 @@ function ruleAt(position: number, name: string): Rule | undefined {
 function buildHeaders(message: IncomingMessage): HeaderObject | undefined {
   const raw = message.rawHeaders;
   const count = (message as unknown as Record<symbol, number>)[headersCountSymbol!];
-  if (count !== raw.length || count > MAX_LINES * 2 || (message as { joinDuplicateHeaders?: boolean }).joinDuplicateHeaders) return undefined;
+  if (!raw || count !== raw.length || count > MAX_LINES * 2 || (message as { joinDuplicateHeaders?: boolean }).joinDuplicateHeaders) return undefined;
   const dest: HeaderObject = {};
   for (let index = 0; index < count; index += 2) {
     const name = raw[index]!;
     const value = raw[index + 1]!;
     const rule = ruleAt(index >> 1, name);
-    if (rule === undefined) {
-      nodeAddHeaderLine.call(message, name, value, dest);
+    if (rule === null) {
+      // The message's own: node's, or whatever has wrapped it since.
+      (message as unknown as AddsHeaderLines)._addHeaderLine(name, value, dest);
       continue;
     }
     const key = rule.key;
@@ -128,7 +139,8 @@ if (nodeHeaders?.get && nodeHeaders.set && headersCountSymbol) {
     configurable: true,
     get(this: WithOwnHeaders) {
       let headers = this[OWN_HEADERS];
-      if (headers === undefined) {
+      // Built when first read, and again after a falsy value was set, as node's getter does.
+      if (!headers) {
         headers = buildHeaders(this) ?? nodeGet.call(this);
         this[OWN_HEADERS] = headers;
       }
