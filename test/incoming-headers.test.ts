@@ -103,7 +103,7 @@ describe("a request's headers object", () => {
         const name = names[random(names.length)]!;
         const cased = [name, name.toLowerCase(), name.toUpperCase()][random(3)]!;
         // Content-Length must agree with the body, and Expect asks for a 100: neither varies here.
-        return [cased === 'Content-Length' || cased.toLowerCase() === 'content-length' ? 'X-Length' : cased, `v${random(1000)}`] as const;
+        return [cased.toLowerCase() === 'content-length' ? 'X-Length' : cased, `v${random(1000)}`] as const;
       });
       await expectSameAsNode(lines);
     }

@@ -43,7 +43,10 @@ type HeaderObject = Record<string, string | string[] | undefined>;
 
 type AddsHeaderLines = { _addHeaderLine(name: string, value: string, dest: object): void };
 const nodeHeaders = Object.getOwnPropertyDescriptor(IncomingMessage.prototype, 'headers');
-const headersCountSymbol = Object.getOwnPropertySymbols(new IncomingMessage(null as never)).find((symbol) => symbol.description === 'kHeadersCount');
+/** node's own slots of a message: its headers object (built once, read by node too) and its count of raw header entries. */
+const nodeSymbols = Object.getOwnPropertySymbols(new IncomingMessage(null as never));
+const headersSymbol = nodeSymbols.find((symbol) => symbol.description === 'kHeaders');
+const headersCountSymbol = nodeSymbols.find((symbol) => symbol.description === 'kHeadersCount');
 
 /** Undefined when node does something else with a name than its four ways (then node builds that line). */
 function learn(name: string): Rule | undefined {
@@ -128,27 +131,25 @@ function buildHeaders(message: IncomingMessage): HeaderObject | undefined {
   return dest;
 }
 
-const OWN_HEADERS = Symbol('headers');
-type WithOwnHeaders = IncomingMessage & { [OWN_HEADERS]?: unknown };
+type WithNodeSlots = IncomingMessage & Record<symbol, unknown>;
 
-// An accessor, as node's is (TypeScript declares `headers` a property, which a subclass cannot override with a getter).
-if (nodeHeaders?.get && nodeHeaders.set && headersCountSymbol) {
+// An accessor, as node's is (TypeScript declares `headers` a property, which a subclass cannot
+// override with a getter). The object goes in node's own slot, as node's getter puts it: node's
+// setter, and node's code that adds lines to a built object, find it there.
+if (nodeHeaders?.get && nodeHeaders.set && headersSymbol && headersCountSymbol) {
   const nodeGet = nodeHeaders.get;
-  const nodeSet = nodeHeaders.set;
+  const slot = headersSymbol;
   Object.defineProperty(FastHeadersIncomingMessage.prototype, 'headers', {
     configurable: true,
-    get(this: WithOwnHeaders) {
-      let headers = this[OWN_HEADERS];
+    get(this: WithNodeSlots) {
       // Built when first read, and again after a falsy value was set, as node's getter does.
-      if (!headers) {
-        headers = buildHeaders(this) ?? nodeGet.call(this);
-        this[OWN_HEADERS] = headers;
-      }
+      const built = this[slot];
+      if (built) return built;
+      const headers = buildHeaders(this);
+      if (headers === undefined) return nodeGet.call(this);
+      this[slot] = headers;
       return headers;
     },
-    set(this: WithOwnHeaders, value: unknown) {
-      this[OWN_HEADERS] = value;
-      nodeSet.call(this, value);
-    },
+    set: nodeHeaders.set,
   });
 }
