@@ -5,6 +5,7 @@
 // "Observing, and the browser's request, measured in duels").
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { BROWSER_HEADERS, scenarios } from './scenarios.js';
 import { median } from './stats.js';
 
 /** One pair: scenario A against scenario B, both ours, differing in one thing. */
@@ -16,11 +17,21 @@ export type DuelPair = {
   b: string;
 };
 
+/** duel.sh's words for one of our scenarios, as bench/scenarios.ts runs it: its environment, and BROWSER=1 for a browser's headers. */
+function wordsOf(name: string): string {
+  const scenario = scenarios.find((s) => s.name === name);
+  if (!scenario) throw new Error(`bench/duels.ts: no scenario named ${name}`);
+  const words = Object.entries(scenario.oursEnv ?? {}).map(([variable, value]) => `${variable}=${value}`);
+  if (scenario.headers === BROWSER_HEADERS) words.unshift('BROWSER=1');
+  else if (scenario.headers) throw new Error(`bench/duels.ts: duel.sh sends plain or browser headers only, not ${name}'s`);
+  if (words.some((word) => /\s/.test(word))) throw new Error(`bench/duels.ts: ${name}'s environment has a space, which duel.sh would split`);
+  return words.join(' ');
+}
+
 export const DUEL_PAIRS: readonly DuelPair[] = [
-  // As bench/scenarios.ts runs them: helloBrowser with its origin allowed and a browser's headers.
-  { scenario: 'helloBrowser', reference: 'hello0', a: 'BROWSER=1 CORS_ORIGINS=http://app.example', b: '' },
-  { scenario: 'helloObserved', reference: 'helloUnobserved', a: 'METRICS=true LOG_LEVEL=info', b: 'METRICS=false LOG_LEVEL=silent' },
-];
+  ['helloBrowser', 'hello0'],
+  ['helloObserved', 'helloUnobserved'],
+].map(([scenario, reference]) => ({ scenario: scenario!, reference: reference!, a: wordsOf(scenario!), b: wordsOf(reference!) }));
 
 export type DuelResult = {
   pair: DuelPair;
