@@ -71,17 +71,33 @@ function compile(outDir) {
   }
 }
 
-/** Removes all but the newest builds, and scratch folders of builds that died. */
+/**
+ * Removes all but the newest builds, and scratch folders of builds that died. Other processes
+ * (several `npm start` at once after a change) publish and prune the same folder meanwhile: an
+ * entry that is gone by the time it is looked at is theirs to have removed, not an error.
+ */
 function prune(current) {
   const entries = readdirSync(dist, { withFileTypes: true }).filter((entry) => entry.isDirectory());
   const builds = entries
     .filter((entry) => BUILD_NAME.test(entry.name) && join(dist, entry.name) !== current)
-    .map((entry) => ({ path: join(dist, entry.name), mtime: statSync(join(dist, entry.name)).mtimeMs }))
+    .map((entry) => ({ path: join(dist, entry.name), mtime: modifiedAt(join(dist, entry.name)) }))
+    .filter((build) => build.mtime !== undefined)
     .sort((a, b) => b.mtime - a.mtime);
   for (const { path } of builds.slice(KEEP_OLDER)) rmSync(path, { recursive: true, force: true });
   for (const entry of entries.filter((entry) => entry.name.startsWith('.build-'))) {
     const path = join(dist, entry.name);
-    if (Date.now() - statSync(path).mtimeMs > ABANDONED_SCRATCH_MS) rmSync(path, { recursive: true, force: true });
+    const mtime = modifiedAt(path);
+    if (mtime !== undefined && Date.now() - mtime > ABANDONED_SCRATCH_MS) rmSync(path, { recursive: true, force: true });
+  }
+}
+
+/** @returns {number | undefined} the entry's modification time, or undefined when it no longer exists */
+function modifiedAt(path) {
+  try {
+    return statSync(path).mtimeMs;
+  } catch (error) {
+    if (/** @type {NodeJS.ErrnoException} */ (error).code === 'ENOENT') return undefined;
+    throw error;
   }
 }
 
